@@ -1,0 +1,330 @@
+"""The incident report: one data structure (report.json is the truth) and its Markdown view.
+
+``build_report`` turns the registered results of the diagnosis roles into the report; ``render_markdown``
+is the only place that turns it into text. Nothing else assembles report text.
+"""
+
+from __future__ import annotations
+
+import json
+
+from ansible.module_utils.perf_incident import iso, utc_now
+from ansible.module_utils.perf_result import STATUS_RANK, failed_record, worst_status
+
+SCHEMA_VERSION = 1
+
+
+# ---------------------------------------------------------------- data
+
+
+def host_entry(host, role, raw):
+    """One host's part of the report from what its diagnosis task registered (or did not)."""
+    entry = {"host": host, "role": role, "reachable": True, "error": None, "checks": []}
+    if not raw:
+        entry.update(status="skipped", error="not diagnosed in this run (no result for this host)")
+        return entry
+    if raw.get("unreachable"):
+        entry.update(status="failed", reachable=False, error=f"host unreachable: {_one_line(raw.get('msg'))}")
+        return entry
+    if raw.get("skipped"):
+        entry.update(status="skipped", error=_one_line(raw.get("skip_reason") or "skipped"))
+        return entry
+    if raw.get("failed") and not raw.get("checks"):
+        error = _one_line(raw.get("msg") or "the diagnosis task failed")
+        entry.update(status="failed", error=error, checks=[failed_record(f"{role}_diagnosis", error)])
+        return entry
+    entry["checks"] = [dict(record, host=host) for record in raw.get("checks", [])]
+    entry["status"] = worst_status(record["status"] for record in entry["checks"])
+    return entry
+
+
+def _one_line(text):
+    return " ".join(str(text or "").split())
+
+
+def build_report(incident, sources, thresholds, timeline, phase):
+    """``sources``: [{role, hosts: [names], results: [registered result or None, same order]}]."""
+    hosts = []
+    for source in sources:
+        results = list(source.get("results") or [])
+        for index, host in enumerate(source.get("hosts") or []):
+            raw = results[index] if index < len(results) else None
+            hosts.append(host_entry(host, source["role"], raw))
+    records = [record for entry in hosts for record in entry["checks"]]
+    statuses = [entry["status"] for entry in hosts if entry["status"] != "skipped" or not entry["checks"]]
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "generated_at": iso(utc_now()),
+        "phase": phase,
+        "incident": incident,
+        "status": worst_status(statuses) if statuses else "skipped",
+        "counts": {status: sum(1 for r in records if r["status"] == status) for status in STATUS_RANK},
+        "findings": findings(records),
+        "hosts": hosts,
+        "thresholds": thresholds,
+        "timeline": timeline,
+    }
+
+
+def findings(records):
+    """Every check that is not ok, worst first: what the on-call engineer reads first."""
+    interesting = [r for r in records if r["status"] in ("critical", "warning", "failed")]
+    interesting.sort(key=lambda r: -STATUS_RANK[r["status"]])
+    return [
+        {
+            "host": r.get("host"),
+            "check": r["check"],
+            "status": r["status"],
+            "value": r["value"],
+            "unit": r["unit"],
+            "threshold": (r.get("threshold") or {}).get("name"),
+            "summary": r["summary"],
+        }
+        for r in interesting
+    ]
+
+
+# ---------------------------------------------------------------- Markdown
+
+_BADGE = {"ok": "OK", "warning": "WARNING", "critical": "CRITICAL", "failed": "FAILED", "skipped": "skipped"}
+
+
+def _cell(value, limit=160):
+    """A value made safe for a Markdown table cell."""
+    if value is None:
+        return ""
+    text = " ".join(str(value).split())
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return text.replace("|", "\\|")
+
+
+def _code(value, limit=160):
+    text = _cell(value, limit).replace("`", "'")
+    return f"`{text}`" if text else ""
+
+
+def _table(headers, rows):
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return lines
+
+
+def format_value(value, unit):
+    if value is None:
+        return "n/a"
+    if isinstance(value, float):
+        value = f"{value:.2f}".rstrip("0").rstrip(".")
+    return f"{value} {unit}".strip() if unit else str(value)
+
+
+def format_threshold(threshold):
+    if not threshold:
+        return ""
+    sign = "<" if threshold.get("direction") == "below" else "≥"
+    unit = threshold.get("unit", "")
+    return f"warn {sign} {threshold.get('warning')} {unit}, crit {sign} {threshold.get('critical')} {unit}".replace(
+        "  ", " "
+    ).strip()
+
+
+def _sessions_table(sessions, seconds_key="query_seconds"):
+    rows = [
+        [
+            s.get("pid"),
+            _cell(s.get("user")),
+            _cell(s.get("application")),
+            _cell(s.get("client")),
+            _cell(s.get("state")),
+            s.get(seconds_key),
+            _cell(s.get("wait_event")),
+            _code(s.get("query")),
+        ]
+        for s in sessions
+    ]
+    return _table(["pid", "user", "application", "client", "state", "seconds", "wait", "query"], rows)
+
+
+def _evidence_long_queries(evidence):
+    return _sessions_table(evidence.get("queries", []))
+
+
+def _evidence_activity(evidence):
+    return _sessions_table(evidence.get("sessions", []))
+
+
+def _evidence_blocking_locks(evidence):
+    rows = [
+        [
+            b["pid"],
+            b.get("wait_seconds"),
+            ", ".join(map(str, b.get("blocking_pids", []))),
+            " → ".join(map(str, b.get("chain", []))),
+            _code(b.get("query")),
+        ]
+        for b in evidence.get("blocked", [])
+    ]
+    lines = ["Blocked sessions:", ""] + _table(["blocked pid", "waiting s", "blocked by", "chain", "query"], rows)
+    roots = [
+        [r["pid"], r.get("blocks"), _cell(r.get("state")), r.get("transaction_seconds"), _code(r.get("query"))]
+        for r in evidence.get("root_blockers", [])
+    ]
+    return lines + ["", "Root blockers:", ""] + _table(["pid", "blocks", "state", "transaction s", "query"], roots)
+
+
+def _evidence_pool_usage(evidence):
+    if "connect_error" in evidence:
+        return [f"Connection refused by the server: {_cell(evidence['connect_error'], 400)}"]
+    lines = [
+        f"{evidence.get('total')} of {evidence.get('max_connections')} connections: {evidence.get('active')} active, "
+        f"{evidence.get('idle')} idle, {evidence.get('idle_in_transaction')} idle in transaction; runbook rule "
+        f"(active + idle in transaction) {evidence.get('busy_percent')} %.",
+        "",
+    ]
+    rows = [
+        [
+            _cell(h.get("user")),
+            _cell(h.get("application")),
+            _cell(h.get("client")),
+            h.get("connections"),
+            h.get("idle"),
+            h.get("idle_in_transaction"),
+            h.get("oldest_state_seconds"),
+        ]
+        for h in evidence.get("top_holders", [])
+    ]
+    return lines + _table(["user", "application", "client", "connections", "idle", "idle in tx", "oldest s"], rows)
+
+
+def _evidence_cache_hit(evidence):
+    rows = [[_cell(t["table"]), t["heap_read"], t["heap_hit"]] for t in evidence.get("tables", [])]
+    return [f"heap blocks hit {evidence.get('heap_hit')}, read {evidence.get('heap_read')}", ""] + _table(
+        ["table", "blocks read", "blocks hit"], rows
+    )
+
+
+def _evidence_index_candidates(evidence):
+    lines = []
+    for table in evidence.get("tables", []):
+        columns = ", ".join(f'"{c["column"]}"' for c in table.get("columns", [])) or "no column attributed"
+        lines.append(
+            f'- **"{table["table"]}"** ({table["live_rows"]} rows): {table["seq_scan"]} sequential scans, '
+            f"{table['rows_per_seq_scan']} rows each, {table['idx_scan']} index scans; columns: {columns}"
+        )
+        if table.get("suggested_index"):
+            lines.append(f"  - suggested: {_code(table['suggested_index']['statement'], 300)}")
+        for column in table.get("columns", [])[:1]:
+            for statement in column.get("statements", [])[:3]:
+                lines.append(
+                    f"  - {statement['calls']} calls, mean {statement['mean_ms']} ms: {_code(statement['query'], 200)}"
+                )
+    return lines
+
+
+def _evidence_top_queries(evidence):
+    rows = [
+        [
+            _cell(s.get("queryid")),
+            _cell(s.get("user")),
+            s.get("calls"),
+            s.get("mean_ms"),
+            s.get("max_ms"),
+            s.get("total_ms"),
+            s.get("rows_per_call"),
+            _code(s.get("query")),
+        ]
+        for s in evidence.get("statements", [])[:10]
+    ]
+    return _table(["queryid", "user", "calls", "mean ms", "max ms", "total ms", "rows/call", "query"], rows)
+
+
+EVIDENCE_RENDERERS = {
+    "pg_activity": _evidence_activity,
+    "pg_long_queries": _evidence_long_queries,
+    "pg_blocking_locks": _evidence_blocking_locks,
+    "pg_pool_usage": _evidence_pool_usage,
+    "pg_cache_hit": _evidence_cache_hit,
+    "pg_index_candidates": _evidence_index_candidates,
+    "pg_top_queries": _evidence_top_queries,
+}
+
+
+def render_evidence(record):
+    renderer = EVIDENCE_RENDERERS.get(record["check"])
+    if renderer:
+        return renderer(record.get("evidence") or {})
+    text = json.dumps(record.get("evidence"), indent=2, sort_keys=True, default=str)
+    return ["```json", text[:4000], "```"]
+
+
+def _header(report):
+    incident = report["incident"]
+    counts = ", ".join(f"{n} {status}" for status, n in report["counts"].items() if n)
+    return [
+        f"# Incident {incident['id']}: performance degradation",
+        "",
+        f"- Alert: {_cell(incident.get('alert')) or 'none given'}",
+        f"- Started: {incident['started_at']}, opened by {_cell(incident.get('opened_by'))}",
+        f"- Report: {report['phase']} phase, generated {report['generated_at']}",
+        f"- Overall: **{_BADGE[report['status']]}** ({counts or 'no checks'})",
+        "",
+    ]
+
+
+def _findings_section(report):
+    lines = ["## Findings", ""]
+    if not report["findings"]:
+        return lines + ["No check is above its warning threshold.", ""]
+    rows = [
+        [
+            _BADGE[f["status"]],
+            _cell(f["host"]),
+            f["check"],
+            format_value(f["value"], f["unit"]),
+            _cell(f["summary"], 240),
+        ]
+        for f in report["findings"]
+    ]
+    return lines + _table(["status", "host", "check", "value", "evidence"], rows) + [""]
+
+
+def _host_section(entry):
+    lines = [f"### {entry['host']} ({entry['role']}): {_BADGE[entry['status']]}", ""]
+    if entry.get("error"):
+        lines += [f"{_cell(entry['error'], 500)}", ""]
+    if not entry["checks"]:
+        return lines
+    rows = [
+        [
+            r["check"],
+            _BADGE[r["status"]],
+            format_value(r["value"], r["unit"]),
+            format_threshold(r.get("threshold")),
+            _cell(r.get("summary"), 240),
+        ]
+        for r in entry["checks"]
+    ]
+    lines += _table(["check", "status", "value", "threshold", "summary"], rows) + [""]
+    for record in entry["checks"]:
+        if record["status"] in ("warning", "critical"):
+            source = (record.get("threshold") or {}).get("source")
+            lines += [f"#### {record['check']}: {_BADGE[record['status']]}", "", _cell(record["summary"], 400), ""]
+            if source:
+                lines += [f"Threshold {record['threshold']['name']} ({_cell(source, 300)}).", ""]
+            lines += render_evidence(record) + [""]
+        for note in record.get("notes") or []:
+            lines += [f"> note ({record['check']}): {_cell(note, 400)}", ""]
+    return lines
+
+
+def _timeline_section(report):
+    rows = [[e["at"], _cell(e.get("who")), e.get("phase"), _cell(e.get("what"), 200)] for e in report["timeline"]]
+    return ["## Timeline", ""] + _table(["at", "who", "phase", "what"], rows) + [""]
+
+
+def render_markdown(report):
+    lines = _header(report) + _findings_section(report) + ["## Checks by host", ""]
+    for entry in report["hosts"]:
+        lines += _host_section(entry)
+    lines += _timeline_section(report)
+    return "\n".join(lines).rstrip() + "\n"

@@ -1,0 +1,34 @@
+"""The runbook's numbers live once in playbooks/group_vars/all/thresholds.yml; the modules' copy must equal it."""
+
+import yaml
+from ansible.module_utils.perf_thresholds import RUNBOOK_THRESHOLDS, thresholds_for, validate_thresholds
+
+
+def test_module_defaults_equal_the_playbook_thresholds(project_root):
+    data = yaml.safe_load((project_root / "playbooks/group_vars/all/thresholds.yml").read_text())
+    assert data["perf_thresholds_runbook"] == RUNBOOK_THRESHOLDS
+
+
+def test_every_threshold_names_its_source_and_direction():
+    for name, pair in RUNBOOK_THRESHOLDS.items():
+        assert pair["source"], name
+        assert pair["direction"] in ("above", "below"), name
+
+
+def test_a_site_override_changes_only_the_keys_it_names():
+    merged = thresholds_for(["pg_long_query_seconds"], {"pg_long_query_seconds": {"critical": 30}})
+    assert merged["pg_long_query_seconds"]["critical"] == 30
+    assert merged["pg_long_query_seconds"]["warning"] == 1
+    assert merged["pg_long_query_seconds"]["name"] == "pg_long_query_seconds"
+
+
+def test_negative_and_inverted_thresholds_are_refused_with_their_names():
+    problems = validate_thresholds(
+        {"pg_long_query_seconds": {"warning": -1}, "pg_cache_hit_percent": {"warning": 90, "critical": 95}}
+    )
+    assert "threshold pg_long_query_seconds.warning must not be negative, got -1" in problems
+    assert "threshold pg_cache_hit_percent: critical 95 is less severe than warning 90" in problems
+
+
+def test_runbook_defaults_are_consistent():
+    assert validate_thresholds(RUNBOOK_THRESHOLDS) == []
