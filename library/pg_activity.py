@@ -26,14 +26,7 @@ options:
 extends_documentation_fragment:
   - perf_postgres
   - perf_postgres.thresholds
-attributes:
-  check_mode:
-    support: full
-    description: Read-only; check mode runs it as usual.
-  diff_mode:
-    support: none
-requirements:
-  - psycopg2
+  - perf_postgres.read_only
 """
 
 EXAMPLES = r"""

@@ -39,17 +39,10 @@ options:
 extends_documentation_fragment:
   - perf_postgres
   - perf_postgres.thresholds
-attributes:
-  check_mode:
-    support: full
-    description: Read-only; check mode runs it as usual.
-  diff_mode:
-    support: none
+  - perf_postgres.read_only
 notes:
   - Without C(pg_stat_statements) in O(login_db), tables are still found but columns cannot be attributed;
     the record's notes say so.
-requirements:
-  - psycopg2
 """
 
 EXAMPLES = r"""

@@ -30,16 +30,9 @@ options:
 extends_documentation_fragment:
   - perf_postgres
   - perf_postgres.thresholds
-attributes:
-  check_mode:
-    support: full
-    description: Read-only; check mode runs it as usual.
-  diff_mode:
-    support: none
+  - perf_postgres.read_only
 notes:
   - Connect as a role granted C(pg_monitor), or other users' statements are invisible.
-requirements:
-  - psycopg2
 """
 
 EXAMPLES = r"""

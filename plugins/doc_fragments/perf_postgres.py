@@ -76,3 +76,14 @@ options:
     type: dict
     default: {}
 """
+
+    READ_ONLY = r"""
+attributes:
+  check_mode:
+    support: full
+    description: Read-only; check mode runs it as usual.
+  diff_mode:
+    support: none
+requirements:
+  - psycopg2
+"""
