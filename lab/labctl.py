@@ -373,6 +373,8 @@ def superuser_connect(dbname: str = DB_NAME, autocommit: bool = True):
             dbname=dbname,
             application_name="labctl",
             connect_timeout=5,
+            # The lab's own bookkeeping must not show up among the application's statements.
+            options="-c pg_stat_statements.track=none",
         )
     except psycopg2.OperationalError as error:
         raise LabError(f"cannot connect to the lab's PostgreSQL as {PG_SUPERUSER}: {_one_line(error)}") from None

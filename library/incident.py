@@ -153,6 +153,7 @@ def main():
         },
         supports_check_mode=True,
     )
+    module.params["store"] = os.path.abspath(module.params["store"])
     problems = input_problems(module.params)
     if problems:
         module.fail_json(msg="; ".join(problems))

@@ -82,6 +82,14 @@ findings:
   elements: dict
   sample:
     - {host: lab-db, check: pg_long_queries, status: critical, value: 42.1, unit: s, summary: "..."}
+lines:
+  description: The verdict and one line per finding, for the console.
+  returned: success
+  type: list
+  elements: str
+  sample:
+    - "Overall: CRITICAL for incident INC-20261203-031500-a1b2"
+    - "CRITICAL lab-db pg_long_queries: 1 statement(s) running over 1 s; longest pid 4242 for 42.1 s"
 json_path:
   description: Path of report.json.
   returned: when written
@@ -108,7 +116,7 @@ from ansible.module_utils.perf_incident import (
     who_am_i,
     write_file_atomically,
 )
-from ansible.module_utils.perf_report import build_report, render_markdown
+from ansible.module_utils.perf_report import build_report, console_lines, render_markdown
 
 
 def source_problems(sources):
@@ -151,6 +159,7 @@ def main():
         supports_check_mode=True,
     )
     params = module.params
+    params["store"] = os.path.abspath(params["store"])
     problems = source_problems(params["sources"])
     if not valid_incident_id(params["incident_id"]):
         problems.append(f"incident_id {params['incident_id']!r} is not of the form INC-YYYYMMDD-HHMMSS-xxxx")
@@ -170,7 +179,13 @@ def main():
         )
     except (LookupError, OSError, ValueError) as error:
         module.fail_json(msg=str(error))
-    module.exit_json(changed=not module.check_mode, status=report["status"], findings=report["findings"], **paths)
+    module.exit_json(
+        changed=not module.check_mode,
+        status=report["status"],
+        findings=report["findings"],
+        lines=console_lines(report),
+        **paths,
+    )
 
 
 if __name__ == "__main__":

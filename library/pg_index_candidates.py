@@ -8,15 +8,17 @@ module: pg_index_candidates
 short_description: Tables where sequential scans dominate, and the columns worth indexing
 description:
   - The runbook's "Check for missing indexes", made precise. A table is a candidate when it holds at least
-    O(min_table_rows) rows and sequential scans read at least O(min_seq_read_share) of the rows read from it
-    (C(pg_stat_user_tables)).
+    O(min_table_rows) rows, sequential scans read at least O(min_seq_read_share) of the rows read from it
+    (C(pg_stat_user_tables)), and an average sequential scan reads at least O(min_scan_fraction) of the table
+    (scans that stop early are cheap; a parallel worker counts as a scan of its own and reads its share).
   - For each candidate, the statements of C(pg_stat_statements) that name the table are read for the
     columns they filter (WHERE, JOIN ... ON) and sort (ORDER BY) on. Columns that already lead a valid index
     are dropped; the rest are ranked, filtered columns first, by the execution time of those statements. So
     the answer is the column the slow query needs, not every column with many distinct values.
   - Each candidate carries a suggested index (columns, order, and the C(CREATE INDEX CONCURRENTLY) statement
     with quoted identifiers) for the create_index_concurrently fix.
-  - Grades rows read per sequential scan against C(pg_seq_scan_rows).
+  - Grades the size (rows) of the candidate tables against C(pg_seq_scan_rows), and says how many times over
+    the table was read (C(full_scans)) since statistics were reset.
 version_added: "1.0.0"
 author: perf-runbook engineers
 options:
@@ -28,6 +30,10 @@ options:
     description: Share (0 to 1) of the table's rows read by sequential rather than index scans.
     type: float
     default: 0.5
+  min_scan_fraction:
+    description: Share (0 to 1) of the table an average sequential scan must read.
+    type: float
+    default: 0.1
   statements_per_table:
     description: Heaviest statements per table to read for column usage.
     type: int
@@ -69,8 +75,10 @@ check:
     check: pg_index_candidates
     status: critical
     value: 500000
-    unit: rows/scan
-    summary: '"Patient"."createdAt": 30 sequential scans reading 500000 rows each'
+    unit: rows
+    summary: >-
+      "Patient"."createdAt": 500000-row table read by sequential scans, 30.0 times over since statistics
+      were reset
 tables:
   description: Candidate tables, most rows read sequentially first.
   returned: success
@@ -83,7 +91,8 @@ tables:
       seq_tup_read: 15000000
       idx_scan: 2
       live_rows: 500000
-      rows_per_seq_scan: 500000
+      rows_per_seq_scan: 166666
+      full_scans: 30.0
       columns:
         - column: createdAt
           filter: true
@@ -103,10 +112,8 @@ from ansible.module_utils.perf_pg_module import module_argument_spec, run_single
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=module_argument_spec(["min_table_rows", "min_seq_read_share", "statements_per_table", "limit"]),
-        supports_check_mode=True,
-    )
+    options = ["min_table_rows", "min_seq_read_share", "min_scan_fraction", "statements_per_table", "limit"]
+    module = AnsibleModule(argument_spec=module_argument_spec(options), supports_check_mode=True)
     record = run_single_check_module(module, "index_candidates")
     module.exit_json(changed=False, check=record, tables=record["evidence"]["tables"])
 

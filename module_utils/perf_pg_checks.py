@@ -33,26 +33,41 @@ def _visibility_notes(facts):
     return []
 
 
+def _split_total(rows):
+    """Rows fetched with ``count(*) OVER () AS total_matching``: (rows without it, how many matched in all).
+    The LIMIT bounds what is returned, never what is counted."""
+    total = rows[0]["total_matching"] if rows else 0
+    for row in rows:
+        row.pop("total_matching")
+    return rows, total
+
+
+def _shown(total, rows):
+    return f" ({len(rows)} shown)" if total > len(rows) else ""
+
+
 def check_activity(connection, facts, thresholds, options):
     """Non-idle client sessions, longest first (the runbook's 'active queries and duration')."""
-    rows = fetch_all(
-        connection,
-        f"""
-        SELECT {_SESSION_COLUMNS}
-        FROM pg_stat_activity a
-        WHERE {_CLIENTS_NOT_OURS} AND a.state IS DISTINCT FROM 'idle'
-        ORDER BY a.query_start NULLS LAST
-        LIMIT %(limit)s
-        """,
-        {"query_length": options["query_length"], "limit": options["limit"]},
+    rows, total = _split_total(
+        fetch_all(
+            connection,
+            f"""
+            SELECT {_SESSION_COLUMNS}, count(*) OVER () AS total_matching
+            FROM pg_stat_activity a
+            WHERE {_CLIENTS_NOT_OURS} AND a.state IS DISTINCT FROM 'idle'
+            ORDER BY a.query_start NULLS LAST
+            LIMIT %(limit)s
+            """,
+            {"query_length": options["query_length"], "limit": options["limit"]},
+        )
     )
     return make_record(
         "pg_activity",
         "ok",
-        value=len(rows),
+        value=total,
         unit="sessions",
-        evidence={"sessions": rows},
-        summary=f"{len(rows)} non-idle client session(s)",
+        evidence={"sessions": rows, "total": total},
+        summary=f"{total} non-idle client session(s){_shown(total, rows)}",
         notes=_visibility_notes(facts),
     )
 
@@ -66,7 +81,7 @@ def check_long_queries(connection, facts, thresholds, options):
     rows = fetch_all(
         connection,
         f"""
-        SELECT {_SESSION_COLUMNS}
+        SELECT {_SESSION_COLUMNS}, count(*) OVER () AS total_matching
         FROM pg_stat_activity a
         WHERE {_CLIENTS_NOT_OURS}
           AND a.state IN ('active', 'fastpath function call')
@@ -76,10 +91,12 @@ def check_long_queries(connection, facts, thresholds, options):
         """,
         {"query_length": options["query_length"], "limit": options["limit"], "minimum": minimum},
     )
+    rows, total = _split_total(rows)
     longest = rows[0]["query_seconds"] if rows else 0.0
     status = classify(longest, threshold) if rows else "ok"
     summary = (
-        f"{len(rows)} statement(s) running over {minimum} s; longest pid {rows[0]['pid']} for {longest:.1f} s"
+        f"{total} statement(s) running over {minimum} s{_shown(total, rows)}; "
+        f"longest pid {rows[0]['pid']} for {longest:.1f} s"
         if rows
         else f"no statement running over {minimum} s"
     )
@@ -89,7 +106,7 @@ def check_long_queries(connection, facts, thresholds, options):
         value=longest,
         unit="s",
         threshold=threshold,
-        evidence={"queries": rows, "min_duration_seconds": minimum},
+        evidence={"queries": rows, "total": total, "min_duration_seconds": minimum},
         summary=summary,
         notes=_visibility_notes(facts),
     )
@@ -344,14 +361,23 @@ def _seq_scan_heavy_tables(connection, options):
         SELECT t.relid, t.schemaname AS schema, t.relname AS table, t.seq_scan, t.seq_tup_read,
                coalesce(t.idx_scan, 0) AS idx_scan, coalesce(t.idx_tup_fetch, 0) AS idx_tup_fetch,
                greatest(t.n_live_tup, c.reltuples::bigint) AS live_rows,
-               (t.seq_tup_read / greatest(t.seq_scan, 1))::bigint AS rows_per_seq_scan
+               (t.seq_tup_read / greatest(t.seq_scan, 1))::bigint AS rows_per_seq_scan,
+               round((t.seq_tup_read / greatest(t.n_live_tup, c.reltuples, 1))::numeric, 1)::float AS full_scans
         FROM pg_stat_user_tables t JOIN pg_class c ON c.oid = t.relid
         WHERE t.seq_scan > 0 AND greatest(t.n_live_tup, c.reltuples::bigint) >= %(min_rows)s
           AND t.seq_tup_read::float / greatest(t.seq_tup_read + coalesce(t.idx_tup_fetch, 0), 1) >= %(min_share)s
+          -- Scans that stop early (LIMIT without ORDER BY) are cheap. A parallel worker counts as a
+          -- scan of its own and reads only its share, hence a fraction, not the whole table.
+          AND t.seq_tup_read / greatest(t.seq_scan, 1) >= %(min_fraction)s * greatest(t.n_live_tup, c.reltuples)
         ORDER BY t.seq_tup_read DESC
         LIMIT %(limit)s
         """,
-        {"min_rows": options["min_table_rows"], "min_share": options["min_seq_read_share"], "limit": options["limit"]},
+        {
+            "min_rows": options["min_table_rows"],
+            "min_share": options["min_seq_read_share"],
+            "min_fraction": options["min_scan_fraction"],
+            "limit": options["limit"],
+        },
     )
 
 
@@ -373,11 +399,13 @@ def _table_columns_and_leading_index_columns(connection, relid):
     return {row["name"] for row in columns}, {row["name"] for row in leading}
 
 
+def _has_pg_stat_statements(connection):
+    return bool(fetch_one(connection, "SELECT 1 AS present FROM pg_extension WHERE extname = 'pg_stat_statements'"))
+
+
 def _statements_touching(connection, table, options):
-    """Heaviest pg_stat_statements texts that name the table; None when the extension is missing."""
-    installed = fetch_one(connection, "SELECT 1 AS present FROM pg_extension WHERE extname = 'pg_stat_statements'")
-    if not installed:
-        return None
+    """Heaviest pg_stat_statements texts that name the table (LIKE's wildcards only widen the net:
+    the statements are then read exactly)."""
     return fetch_all(
         connection,
         """
@@ -436,15 +464,15 @@ def check_index_candidates(connection, facts, thresholds, options):
     threshold = thresholds["pg_seq_scan_rows"]
     tables = _seq_scan_heavy_tables(connection, options)
     candidates, notes = [], []
+    with_statements = bool(tables) and _has_pg_stat_statements(connection)
+    if tables and not with_statements:
+        notes.append("pg_stat_statements is not installed in this database: columns cannot be attributed")
     for table in tables:
         columns, indexed_first = _table_columns_and_leading_index_columns(connection, table["relid"])
-        statements = _statements_touching(connection, table["table"], options)
-        if statements is None:
-            notes.append("pg_stat_statements is not installed in this database: columns cannot be attributed")
-            statements = []
+        statements = _statements_touching(connection, table["table"], options) if with_statements else []
         ranked = _column_candidates(table["table"], statements, columns, indexed_first)
         table.pop("relid")
-        table["status"] = classify(table["rows_per_seq_scan"], threshold)
+        table["status"] = classify(table["live_rows"], threshold)
         table["columns"] = ranked
         if ranked:
             table["suggested_index"] = _suggested_index(connection, table["schema"], table["table"], ranked[0])
@@ -452,23 +480,30 @@ def check_index_candidates(connection, facts, thresholds, options):
     candidates.sort(key=lambda t: -t["seq_tup_read"])
     status = worst_status(t["status"] for t in candidates) if candidates else "ok"
     top = candidates[0] if candidates else None
-    value = top["rows_per_seq_scan"] if top else 0
-    summary = "no table is read mostly by large sequential scans"
+    # The value is the worst table's, so it agrees with the status; the summary names the table read most.
+    value = max((t["live_rows"] for t in candidates), default=0)
+    summary = "no large table is read mostly by sequential scans"
     if top:
         column = f'."{top["columns"][0]["column"]}"' if top["columns"] else ""
         summary = (
-            f'"{top["table"]}"{column}: {top["seq_scan"]} sequential scans reading {top["rows_per_seq_scan"]} rows each'
+            f'"{top["table"]}"{column}: {top["live_rows"]}-row table read by sequential scans, '
+            f"{top['full_scans']} times over since statistics were reset"
         )
     return make_record(
         "pg_index_candidates",
         status,
         value=value,
-        unit="rows/scan",
+        unit="rows",
         threshold=threshold,
         evidence={"tables": candidates},
         summary=summary,
-        notes=sorted(set(notes)),
+        notes=notes,
     )
+
+
+def _abridged(statement, length=100):
+    text = " ".join((statement or "").split())
+    return text if len(text) <= length else text[: length - 1] + "…"
 
 
 _TOP_QUERY_ORDER = {"total_time": "s.total_exec_time", "mean_time": "s.mean_exec_time", "calls": "s.calls"}
@@ -477,8 +512,7 @@ _TOP_QUERY_ORDER = {"total_time": "s.total_exec_time", "mean_time": "s.mean_exec
 def check_top_queries(connection, facts, thresholds, options):
     """The heaviest statements from pg_stat_statements, graded by mean time."""
     threshold = thresholds["pg_statement_mean_ms"]
-    installed = fetch_one(connection, "SELECT 1 AS present FROM pg_extension WHERE extname = 'pg_stat_statements'")
-    if not installed:
+    if not _has_pg_stat_statements(connection):
         return failed_record(
             "pg_top_queries",
             "pg_stat_statements is not installed in this database (needs shared_preload_libraries and "
@@ -514,7 +548,7 @@ def check_top_queries(connection, facts, thresholds, options):
     slowest = max(rows, key=lambda row: row["mean_ms"]) if rows else None
     value = slowest["mean_ms"] if slowest else 0.0
     summary = (
-        f"slowest statement mean {value} ms over {slowest['calls']} calls (queryid {slowest['queryid']})"
+        f"slowest statement mean {value} ms over {slowest['calls']} call(s): {_abridged(slowest['query'])}"
         if slowest
         else "pg_stat_statements holds no statement yet"
     )
@@ -546,6 +580,7 @@ DEFAULT_OPTIONS = {
     "min_duration_seconds": None,
     "min_table_rows": 10000,
     "min_seq_read_share": 0.5,
+    "min_scan_fraction": 0.1,
     "statements_per_table": 20,
     "order_by": "total_time",
     "min_calls": 1,

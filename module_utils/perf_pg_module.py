@@ -27,6 +27,7 @@ OPTION_SPECS = {
     "min_duration_seconds": {"type": "float"},
     "min_table_rows": {"type": "int", "default": DEFAULT_OPTIONS["min_table_rows"]},
     "min_seq_read_share": {"type": "float", "default": DEFAULT_OPTIONS["min_seq_read_share"]},
+    "min_scan_fraction": {"type": "float", "default": DEFAULT_OPTIONS["min_scan_fraction"]},
     "statements_per_table": {"type": "int", "default": DEFAULT_OPTIONS["statements_per_table"]},
     "order_by": {"type": "str", "default": "total_time", "choices": ["total_time", "mean_time", "calls"]},
     "min_calls": {"type": "int", "default": DEFAULT_OPTIONS["min_calls"]},
@@ -40,6 +41,7 @@ _OPTION_BOUNDS = (
     ("min_duration_seconds", 0, None),
     ("min_table_rows", 0, None),
     ("min_seq_read_share", 0, 1),
+    ("min_scan_fraction", 0, 1),
     ("statements_per_table", 1, 1000),
     ("min_calls", 1, None),
 )

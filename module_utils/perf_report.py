@@ -24,7 +24,9 @@ def host_entry(host, role, raw):
         entry.update(status="skipped", error="not diagnosed in this run (no result for this host)")
         return entry
     if raw.get("unreachable"):
-        entry.update(status="failed", reachable=False, error=f"host unreachable: {_one_line(raw.get('msg'))}")
+        error = f"host unreachable: {_one_line(raw.get('msg'))}"
+        entry.update(status="failed", reachable=False, error=error, checks=[failed_record(f"{role}_diagnosis", error)])
+        entry["checks"][0]["host"] = host
         return entry
     if raw.get("skipped"):
         entry.update(status="skipped", error=_one_line(raw.get("skip_reason") or "skipped"))
@@ -32,6 +34,7 @@ def host_entry(host, role, raw):
     if raw.get("failed") and not raw.get("checks"):
         error = _one_line(raw.get("msg") or "the diagnosis task failed")
         entry.update(status="failed", error=error, checks=[failed_record(f"{role}_diagnosis", error)])
+        entry["checks"][0]["host"] = host
         return entry
     entry["checks"] = [dict(record, host=host) for record in raw.get("checks", [])]
     entry["status"] = worst_status(record["status"] for record in entry["checks"])
@@ -51,13 +54,12 @@ def build_report(incident, sources, thresholds, timeline, phase):
             raw = results[index] if index < len(results) else None
             hosts.append(host_entry(host, source["role"], raw))
     records = [record for entry in hosts for record in entry["checks"]]
-    statuses = [entry["status"] for entry in hosts if entry["status"] != "skipped" or not entry["checks"]]
     return {
         "schema_version": SCHEMA_VERSION,
         "generated_at": iso(utc_now()),
         "phase": phase,
         "incident": incident,
-        "status": worst_status(statuses) if statuses else "skipped",
+        "status": worst_status(entry["status"] for entry in hosts),
         "counts": {status: sum(1 for r in records if r["status"] == status) for status in STATUS_RANK},
         "findings": findings(records),
         "hosts": hosts,
@@ -82,6 +84,16 @@ def findings(records):
         }
         for r in interesting
     ]
+
+
+def console_lines(report):
+    """What the playbook prints at the end: the verdict and one line per finding."""
+    lines = [f"Overall: {report['status'].upper()} for incident {report['incident']['id']}"]
+    for finding in report["findings"]:
+        lines.append(f"{finding['status'].upper()} {finding['host']} {finding['check']}: {finding['summary']}")
+    if not report["findings"]:
+        lines.append("No finding: every check is within its thresholds.")
+    return lines
 
 
 # ---------------------------------------------------------------- Markdown
@@ -208,8 +220,9 @@ def _evidence_index_candidates(evidence):
     for table in evidence.get("tables", []):
         columns = ", ".join(f'"{c["column"]}"' for c in table.get("columns", [])) or "no column attributed"
         lines.append(
-            f'- **"{table["table"]}"** ({table["live_rows"]} rows): {table["seq_scan"]} sequential scans, '
-            f"{table['rows_per_seq_scan']} rows each, {table['idx_scan']} index scans; columns: {columns}"
+            f'- **"{table["table"]}"** ({table["live_rows"]} rows): read {table["full_scans"]} times over by '
+            f"{table['seq_scan']} sequential scans (parallel workers count apiece), {table['idx_scan']} index "
+            f"scans; columns: {columns}"
         )
         if table.get("suggested_index"):
             lines.append(f"  - suggested: {_code(table['suggested_index']['statement'], 300)}")

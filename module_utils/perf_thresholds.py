@@ -49,8 +49,8 @@ RUNBOOK_THRESHOLDS = {
         "warning": 10000,
         "critical": 100000,
         "direction": "above",
-        "unit": "rows/scan",
-        "source": "gap: the runbook's 'Seq Scan (bad)' made a number: rows read per sequential scan",
+        "unit": "rows",
+        "source": "gap: the runbook's 'Seq Scan (bad)' made a number: rows of a table read by sequential scans",
     },
 }
 

@@ -83,7 +83,9 @@ def test_report_names_patient_created_at_as_the_top_index_candidate(clean_lab, s
     record = db_checks(report)["pg_index_candidates"]
     top = record["evidence"]["tables"][0]
     assert (top["table"], [c["column"] for c in top["columns"]]) == ("Patient", ["createdAt"])
-    assert record["summary"].startswith('"Patient"."createdAt"')
+    assert record["summary"].startswith('"Patient"."createdAt": 500000-row table read by sequential scans')
+    assert record["value"] == top["live_rows"] == 500000
+    assert top["full_scans"] >= 29  # the fault's 30 requests each read the whole table
     assert '"Patient"."createdAt"' in (folder / "report.md").read_text()
 
 

@@ -193,3 +193,33 @@ def test_the_password_never_appears_in_module_output(lab, pg_login, module_runne
     assert pg_login["login_password"] not in str(result)
     failed = module_runner(load("pg_long_queries"), {**pg_login, "login_port": 1})
     assert pg_login["login_password"] not in str(failed)
+
+
+def test_a_role_without_connect_privilege_gets_failed_checks_that_name_the_permission(lab, pg_login, module_runner):
+    lab._query("DROP ROLE IF EXISTS perf_stranger; CREATE ROLE perf_stranger LOGIN PASSWORD 'stranger-pw'")
+    try:
+        result = module_runner(
+            load("pg_diagnose"), {**pg_login, "login_user": "perf_stranger", "login_password": "stranger-pw"}
+        )
+    finally:
+        lab._query("DROP ROLE IF EXISTS perf_stranger")
+    assert not result.failed
+    assert {record["status"] for record in result["checks"]} == {"failed"}
+    assert 'permission denied for database "holi_protocol"' in result["checks"][0]["error"]
+
+
+def test_a_database_without_pg_stat_statements_fails_that_check_alone(clean_lab, pg_login, module_runner):
+    result = module_runner(load("pg_diagnose"), {**pg_login, "login_db": "postgres"})
+    statuses = {record["check"]: record["status"] for record in result["checks"]}
+    assert statuses.pop("pg_top_queries") == "failed"
+    assert set(statuses.values()) == {"ok"}
+    (top,) = [record for record in result["checks"] if record["check"] == "pg_top_queries"]
+    assert top["error"].startswith("pg_stat_statements is not installed in this database")
+
+
+def test_activity_counts_every_non_idle_session_not_only_those_shown(clean_lab, pg_login, module_runner):
+    fault = clean_lab.inject("connection-flood")
+    result = module_runner(load("pg_activity"), {**pg_login, "limit": 5})
+    assert len(result["sessions"]) == 5
+    assert result["check"]["value"] >= fault["idle_in_transaction"] > 5
+    assert result["check"]["summary"].endswith("(5 shown)")

@@ -73,6 +73,9 @@ def test_an_unreachable_host_is_failed_with_its_reason_and_the_others_go_on(sche
     assert "Failed to connect to the host via ssh" in db1["error"]
     assert db2["status"] == "critical"
     assert report["status"] == "failed"
+    assert report["findings"][0]["host"] == "db1"
+    assert report["findings"][0]["check"] == "db_diagnosis"
+    assert "Failed to connect to the host via ssh" in report["findings"][0]["summary"]
 
 
 def test_a_host_without_result_is_skipped_not_ok():
@@ -95,3 +98,15 @@ def test_markdown_shows_the_pid_and_keeps_table_cells_whole():
     assert "| 4242 |" in markdown
     assert "SELECT a \\| b FROM t" in markdown
     assert "warn ≥ 1 s, crit ≥ 5 s" in markdown
+
+
+def test_console_lines_give_the_verdict_and_one_line_per_finding():
+    from ansible.module_utils.perf_report import console_lines
+
+    report = build([{"role": "db", "hosts": ["db1"], "results": [{"checks": [long_query_record()]}]}])
+    assert console_lines(report) == [
+        "Overall: CRITICAL for incident INC-20261203-031500-a1b2",
+        "CRITICAL db1 pg_long_queries: 1 statement(s) running over 1 s; longest pid 4242 for 42.0 s",
+    ]
+    healthy = build([{"role": "db", "hosts": ["db1"], "results": [{"checks": [make_record("pg_cache_hit", "ok")]}]}])
+    assert console_lines(healthy)[-1] == "No finding: every check is within its thresholds."
