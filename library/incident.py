@@ -122,7 +122,9 @@ def input_problems(params):
         problems.append("state=event needs incident_id")
     if params["state"] == "event" and not params["what"]:
         problems.append("state=event needs what")
-    if os.path.exists(params["store"]) and not os.path.isdir(params["store"]):
+    if not params["store"].strip():
+        problems.append("store must name a folder")
+    elif os.path.exists(params["store"]) and not os.path.isdir(params["store"]):
         problems.append(f"store {params['store']} exists and is not a folder")
     return problems
 
@@ -153,8 +155,8 @@ def main():
         },
         supports_check_mode=True,
     )
-    module.params["store"] = os.path.abspath(module.params["store"])
     problems = input_problems(module.params)
+    module.params["store"] = os.path.abspath(module.params["store"])
     if problems:
         module.fail_json(msg="; ".join(problems))
     operator = who_am_i(module.params["operator"])

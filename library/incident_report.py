@@ -9,7 +9,8 @@ short_description: Write the incident report from the registered results of the 
 description:
   - Builds the report, one data structure whose schema is C(docs/report-schema.json), from the results the
     diagnosis roles registered on each host, and writes it as C(report.json) (the truth) and C(report.md)
-    (a view of it) into the incident's folder in the store.
+    (a view of it) into the incident's folder in the store, and keeps a copy of each in C(history/) that
+    later runs never overwrite.
   - Every check appears with its value, threshold, status and evidence. A host whose diagnosis could not run
     (unreachable, failed) appears as failed with the reason; a host with no result as skipped.
   - Appends a C(report written) event to the incident timeline first, so the report's timeline includes it.
@@ -111,32 +112,62 @@ from ansible.module_utils.perf_incident import (
     incident_dir,
     load_incident,
     read_timeline,
+    report_history_path,
     timeline_event,
     valid_incident_id,
     who_am_i,
     write_file_atomically,
 )
 from ansible.module_utils.perf_report import build_report, console_lines, render_markdown
+from ansible.module_utils.perf_result import STATUSES
 
 
-def source_problems(sources):
+def _record_problems(where, records):
     problems = []
-    for index, source in enumerate(sources):
-        if not source.get("role"):
-            problems.append(f"sources[{index}] needs a role")
-        if not isinstance(source.get("hosts", []), list):
-            problems.append(f"sources[{index}].hosts must be a list of inventory names")
+    for number, record in enumerate(records):
+        if not isinstance(record, dict) or record.get("status") not in STATUSES or not record.get("check"):
+            problems.append(f"{where}.checks[{number}] is not a check record (needs check and a status)")
     return problems
 
 
+def source_problems(sources):
+    """One-line problems with what the diagnosis roles registered, before anything is written."""
+    problems = []
+    for index, source in enumerate(sources):
+        where = f"sources[{index}]"
+        if not source.get("role"):
+            problems.append(f"{where} needs a role")
+        if not isinstance(source.get("hosts", []), list) or not isinstance(source.get("results", []), list):
+            problems.append(f"{where}.hosts and .results must be lists")
+            continue
+        for number, result in enumerate(source.get("results") or []):
+            if result is not None and not isinstance(result, dict):
+                problems.append(f"{where}.results[{number}] must be a registered result (a dict) or null")
+            elif result and isinstance(result.get("checks"), list):
+                problems += _record_problems(f"{where}.results[{number}]", result["checks"])
+    return problems
+
+
+# format -> (file extension, name of the returned path)
+_FILES = {"json": ("json", "json_path"), "markdown": ("md", "markdown_path")}
+
+
+def render(report, fmt):
+    if fmt == "json":
+        return json.dumps(report, indent=2, sort_keys=True, default=str) + "\n"
+    return render_markdown(report)
+
+
 def write_report(folder, report, formats):
+    """Write the latest report and a copy in history/, which later runs never overwrite."""
+    os.makedirs(os.path.join(folder, "history"), mode=0o750, exist_ok=True)
     paths = {}
-    if "json" in formats:
-        paths["json_path"] = os.path.join(folder, "report.json")
-        write_file_atomically(paths["json_path"], json.dumps(report, indent=2, sort_keys=True, default=str) + "\n")
-    if "markdown" in formats:
-        paths["markdown_path"] = os.path.join(folder, "report.md")
-        write_file_atomically(paths["markdown_path"], render_markdown(report))
+    for fmt in formats:
+        extension, key = _FILES[fmt]
+        text = render(report, fmt)
+        write_file_atomically(report_history_path(folder, report, extension), text)
+        paths[key] = os.path.join(folder, f"report.{extension}")
+        write_file_atomically(paths[key], text)
     return paths
 
 
@@ -163,20 +194,21 @@ def main():
     problems = source_problems(params["sources"])
     if not valid_incident_id(params["incident_id"]):
         problems.append(f"incident_id {params['incident_id']!r} is not of the form INC-YYYYMMDD-HHMMSS-xxxx")
+    if not params["formats"]:
+        problems.append("formats must name at least one of json, markdown")
     if problems:
         module.fail_json(msg="; ".join(problems))
     try:
         incident = load_incident(params["store"], params["incident_id"])
+        # The event goes into this report's timeline now and into the incident log only once the
+        # files are written: the log never claims a report that does not exist.
         event = timeline_event(who_am_i(params["operator"]), params["phase"], f"{params['phase']} report written")
-        if not module.check_mode:
-            append_event(params["store"], params["incident_id"], event)
-        timeline = read_timeline(params["store"], params["incident_id"])
+        timeline = read_timeline(params["store"], params["incident_id"]) + [event]
         report = build_report(incident, params["sources"], params["thresholds"], timeline, params["phase"])
-        paths = (
-            {}
-            if module.check_mode
-            else write_report(incident_dir(params["store"], incident["id"]), report, params["formats"])
-        )
+        paths = {}
+        if not module.check_mode:
+            paths = write_report(incident_dir(params["store"], incident["id"]), report, params["formats"])
+            append_event(params["store"], params["incident_id"], event)
     except (LookupError, OSError, ValueError) as error:
         module.fail_json(msg=str(error))
     module.exit_json(

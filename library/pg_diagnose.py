@@ -44,10 +44,10 @@ options:
     description: Share of rows read sequentially that makes a table an index candidate.
     type: float
     default: 0.5
-  min_scan_fraction:
-    description: Share of a table an average sequential scan must read for the table to be an index candidate.
+  min_full_scans:
+    description: How many times over sequential scans must have read a table for it to be an index candidate.
     type: float
-    default: 0.1
+    default: 1.0
   statements_per_table:
     description: Statements per candidate table read for column usage.
     type: int

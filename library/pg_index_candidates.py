@@ -9,8 +9,8 @@ short_description: Tables where sequential scans dominate, and the columns worth
 description:
   - The runbook's "Check for missing indexes", made precise. A table is a candidate when it holds at least
     O(min_table_rows) rows, sequential scans read at least O(min_seq_read_share) of the rows read from it
-    (C(pg_stat_user_tables)), and an average sequential scan reads at least O(min_scan_fraction) of the table
-    (scans that stop early are cheap; a parallel worker counts as a scan of its own and reads its share).
+    (C(pg_stat_user_tables)), and sequential scans have read the whole table at least O(min_full_scans) times
+    over (cheap scans that stop early neither qualify a table nor hide one that is also read in full).
   - For each candidate, the statements of C(pg_stat_statements) that name the table are read for the
     columns they filter (WHERE, JOIN ... ON) and sort (ORDER BY) on. Columns that already lead a valid index
     are dropped; the rest are ranked, filtered columns first, by the execution time of those statements. So
@@ -30,10 +30,10 @@ options:
     description: Share (0 to 1) of the table's rows read by sequential rather than index scans.
     type: float
     default: 0.5
-  min_scan_fraction:
-    description: Share (0 to 1) of the table an average sequential scan must read.
+  min_full_scans:
+    description: How many times over sequential scans must have read the whole table.
     type: float
-    default: 0.1
+    default: 1.0
   statements_per_table:
     description: Heaviest statements per table to read for column usage.
     type: int
@@ -112,7 +112,7 @@ from ansible.module_utils.perf_pg_module import module_argument_spec, run_single
 
 
 def main():
-    options = ["min_table_rows", "min_seq_read_share", "min_scan_fraction", "statements_per_table", "limit"]
+    options = ["min_table_rows", "min_seq_read_share", "min_full_scans", "statements_per_table", "limit"]
     module = AnsibleModule(argument_spec=module_argument_spec(options), supports_check_mode=True)
     record = run_single_check_module(module, "index_candidates")
     module.exit_json(changed=False, check=record, tables=record["evidence"]["tables"])

@@ -13,7 +13,7 @@ import os
 import re
 import secrets
 
-INCIDENT_ID = re.compile(r"^INC-\d{8}-\d{6}-[0-9a-f]{4}$")
+INCIDENT_ID = re.compile(r"INC-[0-9]{8}-[0-9]{6}-[0-9a-f]{4}")
 
 
 def utc_now():
@@ -30,7 +30,7 @@ def new_incident_id(moment=None):
 
 
 def valid_incident_id(incident_id):
-    return bool(INCIDENT_ID.match(incident_id or ""))
+    return isinstance(incident_id, str) and INCIDENT_ID.fullmatch(incident_id) is not None
 
 
 def who_am_i(explicit=None):
@@ -91,6 +91,12 @@ def append_event(store, incident_id, event):
         os.close(descriptor)
 
 
+def report_history_path(folder, report, extension):
+    """Where a report is kept for good: reports are rewritten as an incident goes on, evidence is not lost."""
+    stamp = report["generated_at"].replace(":", "").replace("-", "")
+    return os.path.join(folder, "history", f"{stamp}-{report['phase']}.{extension}")
+
+
 def read_timeline(store, incident_id):
     path = os.path.join(incident_dir(store, incident_id), "timeline.jsonl")
     if not os.path.isfile(path):
@@ -102,6 +108,11 @@ def read_timeline(store, incident_id):
 def write_file_atomically(path, text):
     """Write via a temporary file and rename, so a reader never sees half a report."""
     temporary = f"{path}.tmp-{os.getpid()}"
-    with open(temporary, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(temporary, path)
+    try:
+        with open(temporary, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(temporary, path)
+    except OSError:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise

@@ -7,8 +7,8 @@ read-only, bounded (LIMIT, truncated query text) and runs under the session's st
 
 from __future__ import annotations
 
-from ansible.module_utils.perf_postgres import fetch_all, fetch_one, one_line, quote_ident
-from ansible.module_utils.perf_result import classify, failed_record, make_record, worst_status
+from ansible.module_utils.perf_postgres import fetch_all, fetch_one, one_line, psycopg2, quote_ident
+from ansible.module_utils.perf_result import STATUS_RANK, classify, failed_record, make_record, worst_status
 from ansible.module_utils.perf_sql import columns_used_on
 
 # Sessions that are ours or not clients (replication, autovacuum, background workers) never count.
@@ -112,23 +112,30 @@ def check_long_queries(connection, facts, thresholds, options):
     )
 
 
-def _blocked_sessions(connection, options):
-    # Only sessions waiting on a heavyweight lock can be blocked; pg_blocking_pids() takes the lock
-    # manager's partition locks, so it is called for those few sessions only.
-    return fetch_all(
+# How many lock waiters the wait-for graph is built from: far beyond any real pile-up, yet bounded.
+_LOCK_WAITERS_CAP = 10000
+
+
+def _lock_waiters(connection):
+    """{pid: (pids blocking it, seconds waited)} for every session waiting on a lock.
+
+    The whole graph is read, without statement text: a LIMIT here would cut chains short and make a
+    waiting session look like a root. pg_blocking_pids() takes the lock manager's partition locks,
+    so it is called only for sessions that wait on a lock."""
+    rows = fetch_all(
         connection,
-        f"""
-        SELECT {_SESSION_COLUMNS},
-               pg_blocking_pids(a.pid) AS blocked_by,
+        """
+        SELECT a.pid, pg_blocking_pids(a.pid) AS blocked_by,
                round(extract(epoch FROM now() - (
                    SELECT min(l.waitstart) FROM pg_locks l WHERE l.pid = a.pid AND NOT l.granted
                ))::numeric, 3)::float AS wait_seconds
         FROM pg_stat_activity a
         WHERE a.wait_event_type = 'Lock' AND a.pid <> pg_backend_pid()
-        LIMIT %(limit)s
+        LIMIT %(cap)s
         """,
-        {"query_length": options["query_length"], "limit": options["limit"]},
+        {"cap": _LOCK_WAITERS_CAP},
     )
+    return {row["pid"]: (list(row["blocked_by"]), row["wait_seconds"]) for row in rows if row["blocked_by"]}
 
 
 def _sessions_by_pid(connection, pids, options):
@@ -143,57 +150,76 @@ def _sessions_by_pid(connection, pids, options):
 
 
 def blocking_chains(blocked_by):
-    """For {pid: [pids blocking it]}, return {pid: (chain from pid to its root blocker, root pids)}.
+    """For {pid: [pids blocking it]}, return {pid: (chain, root pids)}.
 
-    Walks the wait-for graph; a cycle (a deadlock not yet detected) stops the walk instead of looping."""
-    result = {}
-    for pid in blocked_by:
-        chain, roots, seen = [pid], set(), {pid}
-        frontier = list(blocked_by[pid])
-        while frontier:
-            blocker = frontier.pop(0)
-            if blocker in seen:
-                continue
-            seen.add(blocker)
-            if len(chain) == len(seen) - 1:
-                chain.append(blocker)
-            upstream = blocked_by.get(blocker)
-            if upstream:
-                frontier.extend(upstream)
-            else:
-                roots.add(blocker)
-        result[pid] = (chain, sorted(roots))
-    return result
+    The chain is one real path of the wait-for graph, from the pid through whom it waits for to a root
+    blocker (a session that blocks and does not wait); the roots are every root the pid waits behind,
+    by any path. A cycle (a deadlock not yet detected) stops the walk instead of looping."""
+    return {pid: (_one_path(pid, blocked_by), _reachable_roots(pid, blocked_by)) for pid in blocked_by}
+
+
+def _one_path(pid, blocked_by):
+    path, seen = [pid], {pid}
+    while blocked_by.get(path[-1]):
+        step = next((blocker for blocker in sorted(blocked_by[path[-1]]) if blocker not in seen), None)
+        if step is None:
+            break
+        path.append(step)
+        seen.add(step)
+    return path
+
+
+def _reachable_roots(pid, blocked_by):
+    roots, seen, frontier = set(), {pid}, list(blocked_by[pid])
+    while frontier:
+        blocker = frontier.pop()
+        if blocker in seen:
+            continue
+        seen.add(blocker)
+        if blocked_by.get(blocker):
+            frontier.extend(blocked_by[blocker])
+        else:
+            roots.add(blocker)
+    return sorted(roots)
 
 
 def check_blocking_locks(connection, facts, thresholds, options):
     """Every blocked session with whom it waits for, through the whole chain to the root blocker."""
     threshold = thresholds["pg_lock_wait_seconds"]
-    blocked = _blocked_sessions(connection, options)
-    blocked = [row for row in blocked if row["blocked_by"]]
-    if not blocked:
+    waiters = _lock_waiters(connection)
+    if not waiters:
         return make_record(
             "pg_blocking_locks",
             "ok",
             value=0.0,
             unit="s",
             threshold=threshold,
-            evidence={"blocked": [], "root_blockers": []},
+            evidence={"blocked": [], "root_blockers": [], "total_blocked": 0},
             summary="no session is blocked by a lock",
             notes=_visibility_notes(facts),
         )
-    blocked_by = {row["pid"]: list(row["blocked_by"]) for row in blocked}
+    blocked_by = {pid: blockers for pid, (blockers, _) in waiters.items()}
     chains = blocking_chains(blocked_by)
-    all_blockers = {pid for pids in blocked_by.values() for pid in pids}
-    blockers = _sessions_by_pid(connection, all_blockers - set(blocked_by), options)
-    entries = []
-    for row in sorted(blocked, key=lambda r: -(r["wait_seconds"] or 0)):
-        chain, roots = chains[row["pid"]]
-        entries.append({**row, "blocking_pids": row.pop("blocked_by"), "chain": chain, "root_blocking_pids": roots})
-    roots = _rank_root_blockers(entries, blockers)
-    longest = max((entry["wait_seconds"] or 0.0) for entry in entries)
+    root_counts = _root_counts(chains)
+    shown = sorted(waiters, key=lambda pid: -(waiters[pid][1] or 0))[: options["limit"]]
+    sessions = _sessions_by_pid(connection, set(shown) | set(root_counts), options)
+    entries = [
+        {
+            **sessions.get(pid, {"pid": pid}),
+            "wait_seconds": waiters[pid][1],
+            "blocking_pids": blocked_by[pid],
+            "chain": chains[pid][0],
+            "root_blocking_pids": chains[pid][1],
+        }
+        for pid in shown
+    ]
+    roots = [
+        {**sessions.get(pid, {"pid": pid, "state": "unknown", "query": None}), "blocks": count}
+        for pid, count in root_counts.items()
+    ]
+    longest = max((wait or 0.0) for _, wait in waiters.values())
     head = roots[0] if roots else None
-    summary = f"{len(entries)} session(s) blocked; longest wait {longest:.1f} s" + (
+    summary = f"{len(waiters)} session(s) blocked{_shown(len(waiters), entries)}; longest wait {longest:.1f} s" + (
         f"; root blocker pid {head['pid']} ({head['state']}) blocks {head['blocks']}" if head else ""
     )
     return make_record(
@@ -202,23 +228,19 @@ def check_blocking_locks(connection, facts, thresholds, options):
         value=longest,
         unit="s",
         threshold=threshold,
-        evidence={"blocked": entries, "root_blockers": roots},
+        evidence={"blocked": entries, "root_blockers": roots, "total_blocked": len(waiters)},
         summary=summary,
         notes=_visibility_notes(facts),
     )
 
 
-def _rank_root_blockers(entries, blockers):
-    """Root blockers (blocking, not blocked) with how many sessions wait behind each, most first."""
+def _root_counts(chains):
+    """{root pid: how many sessions wait behind it}, most first."""
     counts = {}
-    for entry in entries:
-        for root in entry["root_blocking_pids"]:
+    for _, roots in chains.values():
+        for root in roots:
             counts[root] = counts.get(root, 0) + 1
-    ranked = []
-    for pid, count in sorted(counts.items(), key=lambda item: -item[1]):
-        session = blockers.get(pid, {"pid": pid, "state": "unknown", "query": None})
-        ranked.append({**session, "blocks": count})
-    return ranked
+    return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
 
 
 def check_pool_usage(connection, facts, thresholds, options):
@@ -366,16 +388,16 @@ def _seq_scan_heavy_tables(connection, options):
         FROM pg_stat_user_tables t JOIN pg_class c ON c.oid = t.relid
         WHERE t.seq_scan > 0 AND greatest(t.n_live_tup, c.reltuples::bigint) >= %(min_rows)s
           AND t.seq_tup_read::float / greatest(t.seq_tup_read + coalesce(t.idx_tup_fetch, 0), 1) >= %(min_share)s
-          -- Scans that stop early (LIMIT without ORDER BY) are cheap. A parallel worker counts as a
-          -- scan of its own and reads only its share, hence a fraction, not the whole table.
-          AND t.seq_tup_read / greatest(t.seq_scan, 1) >= %(min_fraction)s * greatest(t.n_live_tup, c.reltuples)
+          -- Read in full at least this many times over: cheap scans that stop early (LIMIT without ORDER
+          -- BY) neither qualify a table nor dilute one that is also read in full.
+          AND t.seq_tup_read >= %(min_full_scans)s * greatest(t.n_live_tup, c.reltuples, 1)
         ORDER BY t.seq_tup_read DESC
         LIMIT %(limit)s
         """,
         {
             "min_rows": options["min_table_rows"],
             "min_share": options["min_seq_read_share"],
-            "min_fraction": options["min_scan_fraction"],
+            "min_full_scans": options["min_full_scans"],
             "limit": options["limit"],
         },
     )
@@ -421,11 +443,11 @@ def _statements_touching(connection, table, options):
     )
 
 
-def _column_candidates(table, statements, columns, indexed_first):
+def _column_candidates(schema, table, statements, columns, indexed_first):
     """Rank the table's unindexed columns by the time of the statements that filter or sort on them."""
     scores = {}
     for statement in statements:
-        for column, usage in columns_used_on(statement["query"], table, columns).items():
+        for column, usage in columns_used_on(statement["query"], table, columns, schema=schema).items():
             if column in indexed_first:
                 continue
             entry = scores.setdefault(
@@ -470,18 +492,18 @@ def check_index_candidates(connection, facts, thresholds, options):
     for table in tables:
         columns, indexed_first = _table_columns_and_leading_index_columns(connection, table["relid"])
         statements = _statements_touching(connection, table["table"], options) if with_statements else []
-        ranked = _column_candidates(table["table"], statements, columns, indexed_first)
+        ranked = _column_candidates(table["schema"], table["table"], statements, columns, indexed_first)
         table.pop("relid")
         table["status"] = classify(table["live_rows"], threshold)
         table["columns"] = ranked
         if ranked:
             table["suggested_index"] = _suggested_index(connection, table["schema"], table["table"], ranked[0])
         candidates.append(table)
-    candidates.sort(key=lambda t: -t["seq_tup_read"])
+    # Worst first, then most rows read: the summary and the value speak of the same table as the status.
+    candidates.sort(key=lambda t: (-STATUS_RANK[t["status"]], -t["seq_tup_read"]))
     status = worst_status(t["status"] for t in candidates) if candidates else "ok"
     top = candidates[0] if candidates else None
-    # The value is the worst table's, so it agrees with the status; the summary names the table read most.
-    value = max((t["live_rows"] for t in candidates), default=0)
+    value = top["live_rows"] if top else 0
     summary = "no large table is read mostly by sequential scans"
     if top:
         column = f'."{top["columns"][0]["column"]}"' if top["columns"] else ""
@@ -563,6 +585,8 @@ def check_top_queries(connection, facts, thresholds, options):
     )
 
 
+_CONNECTION_ERRORS = (psycopg2.OperationalError, psycopg2.InterfaceError) if psycopg2 else ()
+
 # name -> (function, thresholds it reads); the collector and the single modules share this table.
 PG_CHECKS = {
     "activity": (check_activity, ()),
@@ -580,7 +604,7 @@ DEFAULT_OPTIONS = {
     "min_duration_seconds": None,
     "min_table_rows": 10000,
     "min_seq_read_share": 0.5,
-    "min_scan_fraction": 0.1,
+    "min_full_scans": 1.0,
     "statements_per_table": 20,
     "order_by": "total_time",
     "min_calls": 1,
@@ -598,5 +622,9 @@ def run_check(name, connection, facts, thresholds, options, target):
         record = failed_record(
             f"pg_{name}", one_line(error), threshold=thresholds.get(threshold_names[0]) if threshold_names else None
         )
+        # A lost or silent server ends the connection's usefulness; the caller stops asking. Errors the
+        # server reported (a statement or lock timeout, a permission) carry an SQLSTATE and are per check.
+        client_side = isinstance(error, _CONNECTION_ERRORS) and not getattr(error, "pgcode", None)
+        record["connection_lost"] = connection.closed != 0 or client_side
     record["target"] = target
     return record

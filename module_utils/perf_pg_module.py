@@ -6,6 +6,8 @@ so the single-purpose modules and the pg_diagnose collector behave alike.
 
 from __future__ import annotations
 
+import math
+
 from ansible.module_utils.basic import missing_required_lib
 from ansible.module_utils.perf_pg_checks import DEFAULT_OPTIONS, PG_CHECKS, pool_exhausted_record, run_check
 from ansible.module_utils.perf_postgres import (
@@ -14,6 +16,7 @@ from ansible.module_utils.perf_postgres import (
     connect,
     connection_problems,
     describe_target,
+    one_line,
     postgres_argument_spec,
     server_facts,
 )
@@ -27,7 +30,7 @@ OPTION_SPECS = {
     "min_duration_seconds": {"type": "float"},
     "min_table_rows": {"type": "int", "default": DEFAULT_OPTIONS["min_table_rows"]},
     "min_seq_read_share": {"type": "float", "default": DEFAULT_OPTIONS["min_seq_read_share"]},
-    "min_scan_fraction": {"type": "float", "default": DEFAULT_OPTIONS["min_scan_fraction"]},
+    "min_full_scans": {"type": "float", "default": DEFAULT_OPTIONS["min_full_scans"]},
     "statements_per_table": {"type": "int", "default": DEFAULT_OPTIONS["statements_per_table"]},
     "order_by": {"type": "str", "default": "total_time", "choices": ["total_time", "mean_time", "calls"]},
     "min_calls": {"type": "int", "default": DEFAULT_OPTIONS["min_calls"]},
@@ -41,7 +44,7 @@ _OPTION_BOUNDS = (
     ("min_duration_seconds", 0, None),
     ("min_table_rows", 0, None),
     ("min_seq_read_share", 0, 1),
-    ("min_scan_fraction", 0, 1),
+    ("min_full_scans", 0, None),
     ("statements_per_table", 1, 1000),
     ("min_calls", 1, None),
 )
@@ -68,7 +71,9 @@ def input_problems(params):
         value = params.get(name)
         if value is None:
             continue
-        if value < lowest or (highest is not None and value > highest):
+        if isinstance(value, float) and not math.isfinite(value):
+            problems.append(f"{name} must be a finite number, got {value}")
+        elif value < lowest or (highest is not None and value > highest):
             bound = f"between {lowest} and {highest}" if highest is not None else f"at least {lowest}"
             problems.append(f"{name} must be {bound}, got {value}")
     return problems
@@ -96,7 +101,8 @@ def run_checks(params, names):
     """Run the named checks over one connection. Never raises: a check that cannot run is a failed record.
 
     When the server refuses us because every slot is taken, that is pool exhaustion: the pool check
-    says so as a critical finding, the others fail with the reason."""
+    says so as a critical finding, the others fail with the reason. When the connection is lost or
+    the server stops answering midway, the checks not yet run fail with that reason at once."""
     thresholds = all_thresholds(params)
     options = check_options(params)
     target = describe_target(params)
@@ -104,11 +110,26 @@ def run_checks(params, names):
         connection = connect(params)
     except PgConnectError as error:
         return [_record_for_connect_error(name, error, thresholds, target) for name in names], error
+    records = []
     try:
         facts = server_facts(connection)
-        return [run_check(name, connection, facts, thresholds, options, target) for name in names], None
+    except Exception as error:  # noqa: BLE001 - the first query failing must not end the run
+        lost = PgConnectError("lost", f"{target}: {one_line(error)}")
+        return [_record_for_connect_error(name, lost, thresholds, target) for name in names], lost
+    try:
+        for name in names:
+            records.append(run_check(name, connection, facts, thresholds, options, target))
+            if connection.closed or records[-1].get("connection_lost"):
+                lost = PgConnectError("lost", f"connection lost during {name}: {records[-1]['error']}")
+                records += [
+                    _record_for_connect_error(other, lost, thresholds, target) for other in names[len(records) :]
+                ]
+                break
     finally:
         connection.close()
+    for record in records:
+        record.pop("connection_lost", None)
+    return records, None
 
 
 def _record_for_connect_error(name, error, thresholds, target):

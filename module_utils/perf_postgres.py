@@ -8,10 +8,13 @@ a lock timeout, read-only transactions, and an application_name so our own sessi
 from __future__ import annotations
 
 import re
+import select
+import time
 import traceback
 
 try:
     import psycopg2
+    import psycopg2.extensions
     import psycopg2.extras
     import psycopg2.sql
 
@@ -50,14 +53,22 @@ class PgConnectError(Exception):
         self.message = message
 
 
+# (option, smallest, largest): a diagnosis is bounded whatever it is asked.
+_TIMEOUT_BOUNDS = (("connect_timeout", 1, 300), ("statement_timeout_ms", 1, 3600000), ("lock_timeout_ms", 1, 3600000))
+
+
 def connection_problems(params):
     """One-line problems with connection parameters, found before anything is sent."""
     problems = []
     if not 0 < params["login_port"] < 65536:
         problems.append(f"login_port must be between 1 and 65535, got {params['login_port']}")
-    for name in ("connect_timeout", "statement_timeout_ms", "lock_timeout_ms"):
-        if params[name] <= 0:
-            problems.append(f"{name} must be a positive number, got {params[name]}")
+    for name, lowest, highest in _TIMEOUT_BOUNDS:
+        if not lowest <= params[name] <= highest:
+            problems.append(f"{name} must be between {lowest} and {highest}, got {params[name]}")
+    for name, value in params.items():
+        # libpq takes C strings: a NUL would cut the value short or crash the driver.
+        if isinstance(value, str) and "\x00" in value:
+            problems.append(f"{name} must not contain a NUL character")
     return problems
 
 
@@ -102,7 +113,12 @@ def connect_kwargs(params, read_only=True):
 
 # libpq's messages, mapped to kinds: pool exhaustion is a finding, not a generic failure.
 _ERROR_KINDS = (
-    ("too_many_connections", re.compile(r"too many clients|remaining connection slots are reserved", re.I)),
+    (
+        "too_many_connections",
+        re.compile(
+            r"too many clients|remaining connection slots are reserved|too many connections for (database|role)", re.I
+        ),
+    ),
     ("auth", re.compile(r"password authentication failed|no password supplied|authentication failed", re.I)),
     ("database_missing", re.compile(r"database \".*\" does not exist", re.I)),
     ("role_missing", re.compile(r"role \".*\" does not exist", re.I)),
@@ -124,10 +140,42 @@ def classify_connect_error(text):
     return "other", message
 
 
+class _Deadline:
+    """A client-side bound on every wait for the server.
+
+    statement_timeout is enforced by the server; a server (or network) that stops answering after
+    the connection is made would leave a blocking driver waiting forever. psycopg2's wait callback
+    lets us poll the socket with our own deadline instead."""
+
+    seconds = 10.0
+
+    @classmethod
+    def wait(cls, connection):
+        deadline = time.monotonic() + cls.seconds
+        while True:
+            state = connection.poll()
+            if state == psycopg2.extensions.POLL_OK:
+                return
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise psycopg2.OperationalError(f"the server did not answer within {cls.seconds:g} s")
+            if state == psycopg2.extensions.POLL_READ:
+                select.select([connection.fileno()], [], [], remaining)
+            elif state == psycopg2.extensions.POLL_WRITE:
+                select.select([], [connection.fileno()], [], remaining)
+
+
+def answer_deadline_seconds(params):
+    """How long any single wait may last: the statement timeout plus the time to connect, and a margin."""
+    return params["statement_timeout_ms"] / 1000.0 + params["connect_timeout"] + 2
+
+
 def connect(params, read_only=True):
     """Open a connection in autocommit mode (no transaction is ever left open), or raise PgConnectError."""
     if psycopg2 is None:
         raise PgConnectError("library_missing", "the Python library psycopg2 is not installed on the target host")
+    _Deadline.seconds = answer_deadline_seconds(params)
+    psycopg2.extensions.set_wait_callback(_Deadline.wait)
     try:
         connection = psycopg2.connect(**connect_kwargs(params, read_only))
     except psycopg2.Error as error:

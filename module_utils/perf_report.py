@@ -7,6 +7,8 @@ is the only place that turns it into text. Nothing else assembles report text.
 from __future__ import annotations
 
 import json
+import re
+import unicodedata
 
 from ansible.module_utils.perf_incident import iso, utc_now
 from ansible.module_utils.perf_result import STATUS_RANK, failed_record, worst_status
@@ -45,11 +47,28 @@ def _one_line(text):
     return " ".join(str(text or "").split())
 
 
+def empty_group_entry(source):
+    """A host group with no host: nothing of that part of the stack was diagnosed, and the report says so."""
+    group = source.get("group") or source["role"]
+    error = f"inventory group {group!r} has no hosts: the {source['role']} diagnosis did not run"
+    record = dict(failed_record(f"{source['role']}_diagnosis", error), host=f"group {group}")
+    return {
+        "host": f"group {group}",
+        "role": source["role"],
+        "reachable": True,
+        "error": error,
+        "checks": [record],
+        "status": "failed",
+    }
+
+
 def build_report(incident, sources, thresholds, timeline, phase):
-    """``sources``: [{role, hosts: [names], results: [registered result or None, same order]}]."""
+    """``sources``: [{role, group, hosts: [names], results: [registered result or None, same order]}]."""
     hosts = []
     for source in sources:
         results = list(source.get("results") or [])
+        if not source.get("hosts"):
+            hosts.append(empty_group_entry(source))
         for index, host in enumerate(source.get("hosts") or []):
             raw = results[index] if index < len(results) else None
             hosts.append(host_entry(host, source["role"], raw))
@@ -61,7 +80,7 @@ def build_report(incident, sources, thresholds, timeline, phase):
         "incident": incident,
         "status": worst_status(entry["status"] for entry in hosts),
         "counts": {status: sum(1 for r in records if r["status"] == status) for status in STATUS_RANK},
-        "findings": findings(records),
+        "findings": findings(records) + not_diagnosed(hosts),
         "hosts": hosts,
         "thresholds": thresholds,
         "timeline": timeline,
@@ -96,24 +115,67 @@ def console_lines(report):
     return lines
 
 
+def not_diagnosed(hosts):
+    """Hosts with no result at all (left out by --limit, or never reached by the play): listed, never silent."""
+    return [
+        {
+            "host": entry["host"],
+            "check": f"{entry['role']}_diagnosis",
+            "status": "skipped",
+            "value": None,
+            "unit": None,
+            "threshold": None,
+            "summary": entry["error"],
+        }
+        for entry in hosts
+        if entry["status"] == "skipped" and not entry["checks"]
+    ]
+
+
 # ---------------------------------------------------------------- Markdown
 
 _BADGE = {"ok": "OK", "warning": "WARNING", "critical": "CRITICAL", "failed": "FAILED", "skipped": "skipped"}
 
 
+def _visible(text):
+    """Text without control and format characters (newlines, right-to-left overrides): what the data says
+    must not rearrange what the report shows."""
+    return "".join(" " if unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp") else char for char in str(text))
+
+
 def _cell(value, limit=160):
-    """A value made safe for a Markdown table cell."""
+    """A value made safe for a Markdown table cell or list item: one line, no markup of its own."""
     if value is None:
         return ""
-    text = " ".join(str(value).split())
+    text = " ".join(_visible(value).split())
     if len(text) > limit:
         text = text[: limit - 1] + "…"
-    return text.replace("|", "\\|")
+    # One line already keeps data from starting headings or lists; | would split table cells and < could
+    # open HTML. Other markup stays, so that the report also reads well as plain text in a terminal.
+    for markup in ("\\", "|", "<"):
+        text = text.replace(markup, "\\" + markup)
+    return text
 
 
 def _code(value, limit=160):
-    text = _cell(value, limit).replace("`", "'")
-    return f"`{text}`" if text else ""
+    """Inline code: one line, backticks kept by a longer fence, pipes escaped for tables."""
+    if value is None:
+        return ""
+    text = " ".join(_visible(value).split())
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    if not text:
+        return ""
+    fence = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
+    padding = " " if text.startswith("`") or text.endswith("`") else ""
+    # GitHub's tables split cells on | even inside code spans; \| is their escape, dropped when rendered.
+    return f"{fence}{padding}{text.replace('|', chr(92) + '|')}{padding}{fence}"
+
+
+def _code_block(text, language=""):
+    """A statement to copy exactly: a fenced block, fence longer than any backtick run inside."""
+    fence = "`" * max(3, max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
+    return [f"{fence}{language}", text, fence]
 
 
 def _table(headers, rows):
@@ -218,19 +280,19 @@ def _evidence_cache_hit(evidence):
 def _evidence_index_candidates(evidence):
     lines = []
     for table in evidence.get("tables", []):
-        columns = ", ".join(f'"{c["column"]}"' for c in table.get("columns", [])) or "no column attributed"
+        columns = ", ".join(_code(c["column"]) for c in table.get("columns", [])) or "no column attributed"
         lines.append(
-            f'- **"{table["table"]}"** ({table["live_rows"]} rows): read {table["full_scans"]} times over by '
+            f"- **{_code(table['table'])}** ({table['live_rows']} rows): read {table['full_scans']} times over by "
             f"{table['seq_scan']} sequential scans (parallel workers count apiece), {table['idx_scan']} index "
             f"scans; columns: {columns}"
         )
-        if table.get("suggested_index"):
-            lines.append(f"  - suggested: {_code(table['suggested_index']['statement'], 300)}")
         for column in table.get("columns", [])[:1]:
             for statement in column.get("statements", [])[:3]:
                 lines.append(
                     f"  - {statement['calls']} calls, mean {statement['mean_ms']} ms: {_code(statement['query'], 200)}"
                 )
+        if table.get("suggested_index"):
+            lines += ["", "Suggested index:", ""] + _code_block(table["suggested_index"]["statement"], "sql") + [""]
     return lines
 
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 import time
 
 STATUSES = ("ok", "warning", "critical", "failed", "skipped")
-# Worst first: the order in which a report lists checks and a host's status is summarised.
-STATUS_RANK = {"failed": 4, "critical": 3, "warning": 2, "ok": 1, "skipped": 0}
+# How serious each status is. A critical finding outranks a check that could not run: when a full
+# server refuses connections, pool exhaustion is the news, the checks it stopped are its consequence.
+STATUS_RANK = {"critical": 4, "failed": 3, "warning": 2, "ok": 1, "skipped": 0}
 
 
 def classify(value, threshold):

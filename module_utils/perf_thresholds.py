@@ -8,6 +8,7 @@ Sites override the YAML (inventory group_vars), and playbooks pass the merged pa
 from __future__ import annotations
 
 import copy
+import math
 
 RUNBOOK_THRESHOLDS = {
     "pg_long_query_seconds": {
@@ -67,24 +68,50 @@ def thresholds_for(names, overrides=None):
     return merged
 
 
+_PAIR_KEYS = ("warning", "critical", "direction", "unit", "source", "name")
+
+
+def _number_problem(name, level, value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return f"threshold {name}.{level} must be a number, got {value!r}"
+    if not math.isfinite(value):
+        return f"threshold {name}.{level} must be a finite number, got {value}"
+    if value < 0:
+        return f"threshold {name}.{level} must not be negative, got {value}"
+    return None
+
+
+def _pair_problems(name, pair):
+    if not isinstance(pair, dict):
+        return [f"threshold {name} must be a dict with warning and critical"]
+    problems = []
+    unknown = sorted(set(pair) - set(_PAIR_KEYS))
+    if unknown:
+        problems.append(f"threshold {name} has unknown key(s) {', '.join(unknown)} (allowed: {', '.join(_PAIR_KEYS)})")
+    for level in ("warning", "critical"):
+        if level in pair:
+            problem = _number_problem(name, level, pair[level])
+            if problem:
+                problems.append(problem)
+    runbook_direction = RUNBOOK_THRESHOLDS.get(name, {}).get("direction")
+    if "direction" in pair and pair["direction"] != runbook_direction and runbook_direction:
+        problems.append(f"threshold {name}: direction is {runbook_direction!r} and cannot be changed")
+    return problems
+
+
 def validate_thresholds(thresholds):
-    """Return one-line problems with a thresholds dict (negative, or warning beyond critical)."""
+    """One-line problems with threshold overrides: unknown keys, values that are not finite non-negative
+    numbers (an empty YAML value is null: it would switch the check off), a changed direction, or a
+    critical level less severe than the warning level once merged with the runbook's pair."""
     problems = []
     for name, pair in (thresholds or {}).items():
-        if not isinstance(pair, dict):
-            problems.append(f"threshold {name} must be a dict with warning and critical")
+        pair_problems = _pair_problems(name, pair)
+        problems += pair_problems
+        if pair_problems or name not in RUNBOOK_THRESHOLDS:
             continue
-        for level in ("warning", "critical"):
-            value = pair.get(level)
-            if value is None:
-                continue
-            if not isinstance(value, (int, float)) or isinstance(value, bool):
-                problems.append(f"threshold {name}.{level} must be a number, got {value!r}")
-            elif value < 0:
-                problems.append(f"threshold {name}.{level} must not be negative, got {value}")
-        warning, critical = pair.get("warning"), pair.get("critical")
-        if isinstance(warning, (int, float)) and isinstance(critical, (int, float)):
-            below = pair.get("direction", RUNBOOK_THRESHOLDS.get(name, {}).get("direction", "above")) == "below"
-            if (critical > warning) if below else (critical < warning):
-                problems.append(f"threshold {name}: critical {critical} is less severe than warning {warning}")
+        merged = {**RUNBOOK_THRESHOLDS[name], **pair}
+        warning, critical = merged["warning"], merged["critical"]
+        inverted = critical > warning if merged["direction"] == "below" else critical < warning
+        if inverted:
+            problems.append(f"threshold {name}: critical {critical} is less severe than warning {warning}")
     return problems

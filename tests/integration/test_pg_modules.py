@@ -162,7 +162,7 @@ BAD_INPUTS = [
     ({"login_password": "wrong-password"}, 'password authentication failed for user "perf_monitor"'),
     ({"login_port": 1}, "Connection refused"),
     ({"login_port": 70000}, "login_port must be between 1 and 65535, got 70000"),
-    ({"connect_timeout": 0}, "connect_timeout must be a positive number, got 0"),
+    ({"connect_timeout": 0}, "connect_timeout must be between 1 and 300, got 0"),
 ]
 
 
@@ -223,3 +223,13 @@ def test_activity_counts_every_non_idle_session_not_only_those_shown(clean_lab, 
     assert len(result["sessions"]) == 5
     assert result["check"]["value"] >= fault["idle_in_transaction"] > 5
     assert result["check"]["summary"].endswith("(5 shown)")
+
+
+def test_blocking_locks_finds_the_real_root_even_when_fewer_sessions_are_shown(clean_lab, pg_login, module_runner):
+    fault = clean_lab.inject("blocking-lock")
+    result = module_runner(load("pg_blocking_locks"), {**pg_login, "limit": 1})
+    assert len(result["blocked"]) == 1
+    assert result["check"]["evidence"]["total_blocked"] == 2
+    assert [root["pid"] for root in result["root_blockers"]] == [fault["blocking_pid"]]
+    assert result["root_blockers"][0]["blocks"] == 2
+    assert "2 session(s) blocked (1 shown)" in result["check"]["summary"]

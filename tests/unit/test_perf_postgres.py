@@ -52,3 +52,10 @@ def test_blocking_chains_stop_on_a_cycle():
     chains = blocking_chains({1: [2], 2: [1]})
     assert chains[1][0] == [1, 2]
     assert chains[1][1] == []
+
+
+def test_a_chain_is_one_real_path_and_every_root_is_named():
+    # 1 waits for 2 and 3; 2 waits for 4. 3 and 4 are roots; 1 -> 3 -> 4 is no real path.
+    chains = blocking_chains({1: [2, 3], 2: [4]})
+    assert chains[1] == ([1, 2, 4], [3, 4])
+    assert chains[2] == ([2, 4], [4])

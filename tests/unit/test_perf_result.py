@@ -25,9 +25,10 @@ def test_a_value_not_measured_yet_is_ok_not_an_alarm():
     assert classify(None, ABOVE) == "ok"
 
 
-def test_worst_status_orders_failed_over_critical_over_warning():
+def test_worst_status_orders_critical_over_failed_over_warning():
     assert worst_status(["ok", "warning", "critical"]) == "critical"
-    assert worst_status(["ok", "failed", "critical"]) == "failed"
+    assert worst_status(["ok", "failed", "critical"]) == "critical"
+    assert worst_status(["ok", "failed", "warning"]) == "failed"
     assert worst_status(["skipped", "ok"]) == "ok"
     assert worst_status([]) == "skipped"
 

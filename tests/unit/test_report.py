@@ -72,16 +72,36 @@ def test_an_unreachable_host_is_failed_with_its_reason_and_the_others_go_on(sche
     assert (db1["status"], db1["reachable"]) == ("failed", False)
     assert "Failed to connect to the host via ssh" in db1["error"]
     assert db2["status"] == "critical"
-    assert report["status"] == "failed"
-    assert report["findings"][0]["host"] == "db1"
-    assert report["findings"][0]["check"] == "db_diagnosis"
-    assert "Failed to connect to the host via ssh" in report["findings"][0]["summary"]
+    assert report["status"] == "critical"
+    assert [(f["host"], f["status"]) for f in report["findings"]] == [("db2", "critical"), ("db1", "failed")]
+    assert report["findings"][1]["check"] == "db_diagnosis"
+    assert "Failed to connect to the host via ssh" in report["findings"][1]["summary"]
 
 
-def test_a_host_without_result_is_skipped_not_ok():
+def test_a_host_without_result_is_skipped_not_ok_and_listed_among_the_findings():
     report = build([{"role": "db", "hosts": ["db1"], "results": [{}]}])
     assert report["hosts"][0]["status"] == "skipped"
     assert report["status"] == "skipped"
+    assert report["findings"] == [
+        {
+            "host": "db1",
+            "check": "db_diagnosis",
+            "status": "skipped",
+            "value": None,
+            "unit": None,
+            "threshold": None,
+            "summary": "not diagnosed in this run (no result for this host)",
+        }
+    ]
+
+
+def test_an_empty_host_group_is_a_failed_finding_that_names_the_group(schema):
+    report = build([{"role": "db", "group": "postgres", "hosts": [], "results": []}])
+    jsonschema.validate(report, schema)
+    assert report["status"] == "failed"
+    assert report["findings"][0]["summary"] == (
+        "could not run: inventory group 'postgres' has no hosts: the db diagnosis did not run"
+    )
 
 
 def test_a_failed_module_becomes_a_failed_check_with_its_message(schema):

@@ -1,5 +1,6 @@
 """The runbook's numbers live once in playbooks/group_vars/all/thresholds.yml; the modules' copy must equal it."""
 
+import pytest
 import yaml
 from ansible.module_utils.perf_thresholds import RUNBOOK_THRESHOLDS, thresholds_for, validate_thresholds
 
@@ -32,3 +33,31 @@ def test_negative_and_inverted_thresholds_are_refused_with_their_names():
 
 def test_runbook_defaults_are_consistent():
     assert validate_thresholds(RUNBOOK_THRESHOLDS) == []
+
+
+@pytest.mark.parametrize(
+    ("override", "problem"),
+    [
+        (
+            {"pg_long_query_seconds": {"warning": None}},
+            "threshold pg_long_query_seconds.warning must be a number, got None",
+        ),
+        (
+            {"pg_long_query_seconds": {"direction": "below"}},
+            "threshold pg_long_query_seconds: direction is 'above' and cannot be changed",
+        ),
+        ({"pg_long_query_seconds": {"wrning": 3}}, "threshold pg_long_query_seconds has unknown key(s) wrning"),
+        (
+            {"pg_cache_hit_percent": {"warning": float("nan")}},
+            "threshold pg_cache_hit_percent.warning must be a finite number, got nan",
+        ),
+        ({"pg_long_query_seconds": {"critical": 0.5}}, "threshold pg_long_query_seconds: critical 0.5 is less severe"),
+        ({"pg_long_query_seconds": "5"}, "threshold pg_long_query_seconds must be a dict with warning and critical"),
+    ],
+)
+def test_overrides_that_would_switch_a_check_off_or_invert_it_are_refused(override, problem):
+    assert any(p.startswith(problem) for p in validate_thresholds(override)), validate_thresholds(override)
+
+
+def test_a_partial_override_is_valid():
+    assert validate_thresholds({"pg_long_query_seconds": {"critical": 30}}) == []
