@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import socket
 import threading
@@ -10,37 +11,10 @@ import time
 import pytest
 
 
-class SilentServer:
-    """Accepts TCP connections on loopback and never says a word."""
+class LoopbackListener:
+    """A TCP listener on 127.0.0.1 with an accept loop in a thread; subclasses say what to do per client."""
 
     def __init__(self):
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        self.clients = []
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        while True:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            self.clients.append(client)
-
-    def close(self):
-        self.listener.close()
-        for client in self.clients:
-            client.close()
-
-
-class FreezingProxy:
-    """Relays to PostgreSQL until the client sends a statement containing ``trigger``; from then on the
-    server's answers are swallowed, as when a server or a network path freezes mid-diagnosis."""
-
-    def __init__(self, upstream_port, trigger):
-        self.upstream_port = upstream_port
-        self.trigger = trigger
-        self.frozen = threading.Event()
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
         self.sockets = []
@@ -52,10 +26,43 @@ class FreezingProxy:
                 client, _ = self.listener.accept()
             except OSError:
                 return
-            upstream = socket.create_connection(("127.0.0.1", self.upstream_port))
-            self.sockets += [client, upstream]
-            threading.Thread(target=self._pump, args=(client, upstream, True), daemon=True).start()
-            threading.Thread(target=self._pump, args=(upstream, client, False), daemon=True).start()
+            self.sockets.append(client)
+            self.handle(client)
+
+    def handle(self, client):
+        raise NotImplementedError
+
+    def close(self):
+        self.listener.close()
+        for sock in self.sockets:
+            # shutdown() sends the FIN and wakes the relay threads blocked in recv(); close() alone does neither.
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+
+
+class SilentServer(LoopbackListener):
+    """Accepts TCP connections and never says a word."""
+
+    def handle(self, client):
+        pass
+
+
+class FreezingProxy(LoopbackListener):
+    """Relays to PostgreSQL until the client sends a statement containing ``trigger``; from then on the
+    server's answers are swallowed, as when a server or a network path freezes mid-diagnosis."""
+
+    def __init__(self, upstream_port, trigger):
+        self.upstream_port = upstream_port
+        self.trigger = trigger
+        self.frozen = threading.Event()
+        super().__init__()
+
+    def handle(self, client):
+        upstream = socket.create_connection(("127.0.0.1", self.upstream_port))
+        self.sockets.append(upstream)
+        threading.Thread(target=self._pump, args=(client, upstream, True), daemon=True).start()
+        threading.Thread(target=self._pump, args=(upstream, client, False), daemon=True).start()
 
     def _pump(self, source, target, from_client):
         while True:
@@ -73,11 +80,6 @@ class FreezingProxy:
                 target.sendall(data)
             except OSError:
                 return
-
-    def close(self):
-        self.listener.close()
-        for sock in self.sockets:
-            sock.close()
 
 
 def wait_until_our_sessions_are_gone(lab, timeout=10):
