@@ -132,7 +132,7 @@ def classify_connect_error(text):
     lines = [line.strip() for line in str(text).strip().splitlines() if line.strip()]
     # libpq repeats 'connection to server at ... failed:' before the reason; keep the reason.
     reasons = [line for line in lines if not line.startswith(("DETAIL", "HINT"))]
-    message = " ".join(reasons) or "unknown connection error"
+    message = "; ".join(reasons) or "unknown connection error"
     message = re.sub(r"\s+", " ", message)
     for kind, pattern in _ERROR_KINDS:
         if pattern.search(message):
