@@ -313,7 +313,78 @@ def _evidence_top_queries(evidence):
     return _table(["queryid", "user", "calls", "mean ms", "max ms", "total ms", "rows/call", "query"], rows)
 
 
+def _evidence_redis_latency(evidence):
+    return _table(
+        ["samples", "min ms", "avg ms", "p50 ms", "p99 ms", "max ms"],
+        [[evidence.get(k) for k in ("samples", "min_ms", "avg_ms", "p50_ms", "p99_ms", "max_ms")]],
+    )
+
+
+def _evidence_redis_memory(evidence):
+    keys = (
+        "used_memory_human",
+        "used_percent",
+        "mem_fragmentation_ratio",
+        "maxmemory_policy",
+        "evicted_keys",
+        "connected_clients",
+        "blocked_clients",
+    )
+    return _table(
+        ["used", "% of maxmemory", "fragmentation", "policy", "evicted", "clients", "blocked"],
+        [[_cell(evidence.get(k)) for k in keys]],
+    )
+
+
+def _evidence_redis_slowlog(evidence):
+    rows = [
+        [g["command"], g["count"], g["max_ms"], g["total_ms"], _cell(g.get("offender"))]
+        for g in evidence.get("by_command", [])
+    ]
+    lines = _table(["command", "count", "max ms", "total ms", "known offender"], rows)
+    entries = [
+        [
+            e["id"],
+            e["duration_ms"],
+            _code(" ".join(e["args"]), 120),
+            _cell(e.get("client")),
+            _cell(e.get("client_name")),
+        ]
+        for e in evidence.get("entries", [])[:10]
+    ]
+    return lines + ["", "Slowest entries:", ""] + _table(["id", "ms", "command", "client", "name"], entries)
+
+
+def _evidence_redis_bigkeys(evidence):
+    rows = [[_code(k["key"], 80), k["type"], k["elements"], k["bytes"]] for k in evidence.get("top_by_memory", [])]
+    per_type = [
+        [kind, _code(k["key"], 80), k["elements"], k["bytes"]] for kind, k in evidence.get("top_by_type", {}).items()
+    ]
+    scanned = "{} keys scanned of {} in {} s".format(
+        evidence.get("scanned_keys"), evidence.get("dbsize"), evidence.get("scan_seconds")
+    )
+    return (
+        [scanned, ""]
+        + _table(["key", "type", "elements", "bytes"], rows)
+        + ["", "Biggest of each type (by elements):", ""]
+        + _table(["type", "key", "elements", "bytes"], per_type)
+    )
+
+
+def _evidence_queue_backlog(evidence):
+    states = ("wait", "active", "delayed", "prioritized", "paused", "failed", "completed")
+    rows = [
+        [_cell(q["queue"]), *[q.get(state) for state in states], q.get("status")] for q in evidence.get("queues", [])
+    ]
+    return _table(["queue", *states, "status"], rows)
+
+
 EVIDENCE_RENDERERS = {
+    "redis_latency": _evidence_redis_latency,
+    "redis_memory": _evidence_redis_memory,
+    "redis_slowlog": _evidence_redis_slowlog,
+    "redis_bigkeys": _evidence_redis_bigkeys,
+    "queue_backlog": _evidence_queue_backlog,
     "pg_activity": _evidence_activity,
     "pg_long_queries": _evidence_long_queries,
     "pg_blocking_locks": _evidence_blocking_locks,

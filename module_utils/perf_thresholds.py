@@ -53,6 +53,48 @@ RUNBOOK_THRESHOLDS = {
         "unit": "rows",
         "source": "gap: the runbook's 'Seq Scan (bad)' made a number: rows of a table read by sequential scans",
     },
+    "redis_latency_ms": {
+        "warning": 1,
+        "critical": 10,
+        "direction": "above",
+        "unit": "ms",
+        "source": "runbook: Redis latency should be <1 ms; Scenario 5: latency >10 ms (graded on p99)",
+    },
+    "redis_memory_percent": {
+        "warning": 80,
+        "critical": 90,
+        "direction": "above",
+        "unit": "%",
+        "source": "gap: the runbook reads used_memory without a number; share of maxmemory",
+    },
+    "redis_slowlog_ms": {
+        "warning": 10,
+        "critical": 100,
+        "direction": "above",
+        "unit": "ms",
+        "source": "runbook: Redis slowlog (slower than 10 ms, its default); critical at 100 ms (gap closed)",
+    },
+    "redis_big_key_bytes": {
+        "warning": 1048576,
+        "critical": 10485760,
+        "direction": "above",
+        "unit": "bytes",
+        "source": "gap: the runbook's 'large keys' made a number: 1 MiB / 10 MiB",
+    },
+    "queue_active_jobs": {
+        "warning": 50,
+        "critical": 100,
+        "direction": "above",
+        "unit": "jobs",
+        "source": "runbook: active > 50, worker may be overloaded; critical at 100 (gap closed)",
+    },
+    "queue_waiting_jobs": {
+        "warning": 1000,
+        "critical": 10000,
+        "direction": "above",
+        "unit": "jobs",
+        "source": "gap: the runbook checks the waiting backlog without a number",
+    },
 }
 
 

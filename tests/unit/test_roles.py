@@ -8,7 +8,7 @@ def roles(project_root):
     return sorted(path.parent.parent for path in project_root.glob("roles/*/defaults/main.yml"))
 
 
-@pytest.mark.parametrize("role", ["db_diagnose", "incident"])
+@pytest.mark.parametrize("role", ["db_diagnose", "incident", "redis_diagnose"])
 def test_argument_specs_document_every_default_with_its_value(project_root, role):
     folder = project_root / "roles" / role
     defaults = yaml.safe_load((folder / "defaults/main.yml").read_text())
@@ -23,4 +23,4 @@ def test_argument_specs_document_every_default_with_its_value(project_root, role
 
 
 def test_every_role_is_covered(project_root):
-    assert [path.name for path in roles(project_root)] == ["db_diagnose", "incident"]
+    assert [path.name for path in roles(project_root)] == ["db_diagnose", "incident", "redis_diagnose"]
