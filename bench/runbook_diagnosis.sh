@@ -6,6 +6,8 @@
 #   - `vmstat 1 5` becomes `vmstat 1 2` (one interval is what a CPU reading needs; the runbook's four
 #     extra seconds of sleeping would flatter the ratio);
 #   - `redis-cli --latency` ends by itself after one second when its output is not a terminal;
+#   - redis-cli logs in as the lab's monitoring user (REDISCLI_AUTH); the runbook's
+#     `bull:email-notifications:waiting` is kept as written, though Bull's key is `:wait`;
 #   - the external API calls (Resend, SendGrid, Twilio) and doctl are left out: this machine has no
 #     network beyond loopback.
 set -u
@@ -14,7 +16,10 @@ eval "$("$ROOT/.venv/bin/python" "$ROOT/lab/labctl.py" env)"
 export PGPASSWORD
 PGPASSWORD=$(cat "$PERF_LAB_PG_MONITOR_PASSWORD_FILE")
 PSQL=(psql -X -q -h "$PERF_LAB_PG_HOST" -p "$PERF_LAB_PG_PORT" -U "$PERF_LAB_PG_MONITOR_USER" -d "$PERF_LAB_PG_DB")
-REDIS=(redis-cli -h 127.0.0.1 -p "$PERF_LAB_REDIS_PORT")
+# The lab's Redis asks for a password: the monitoring user's, through the environment, never argv.
+export REDISCLI_AUTH
+REDISCLI_AUTH=$(cat "$PERF_LAB_REDIS_MONITOR_PASSWORD_FILE")
+REDIS=(redis-cli -h "$PERF_LAB_REDIS_HOST" -p "$PERF_LAB_REDIS_PORT" --user "$PERF_LAB_REDIS_MONITOR_USER" --no-auth-warning)
 API="$PERF_LAB_API_URL"
 APP_PORT="${PERF_LAB_API_URL##*:}"
 

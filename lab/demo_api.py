@@ -226,6 +226,7 @@ class Api:
         self.redis = redis.Redis(
             host=cfg["redis_host"],
             port=cfg["redis_port"],
+            password=labctl.read_secret("redis_app"),  # the default user, as the application connects
             protocol=2,  # RESP3's HELLO would show up in the slow log the runbook reads
             socket_timeout=REDIS_TIMEOUT_S,
             socket_connect_timeout=REDIS_TIMEOUT_S,

@@ -4,11 +4,13 @@
     fault_worker.py long-query --query SQL
     fault_worker.py blocking-lock
     fault_worker.py connection-flood --connections N
+    fault_worker.py redis-latency --hold-ms 30 --interval-ms 100
 
 Sessions connect as the application's user over TCP, like the real app, with
-application_name 'lab-fault:<name>' so the lab (and a diagnosis) can tell them apart. Once the sessions
-are in place the worker writes <state>/faults/<name>.json with their backend pids; labctl confirms the
-fault from pg_stat_activity before reporting it.
+application_name 'lab-fault:<name>' (Redis: client name) so the lab (and a diagnosis) can tell them
+apart. Once the sessions are in place the worker writes <state>/faults/<name>.json with their backend
+pids (or the Redis fault's timing); labctl confirms the fault from pg_stat_activity (CLIENT LIST)
+before reporting it. The Redis worker exits by itself when Redis goes away.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from pathlib import Path
 
 import labctl
 import psycopg2
+import redis
 
 BLOCKING_UPDATE = 'UPDATE "Patient" SET "updatedAt" = now() WHERE "id" = 1'
 SETUP_TIMEOUT_S = 10
@@ -37,6 +40,7 @@ class Worker:
         self.connections: list = []
         self.blocked_connections: list = []
         self.stop = threading.Event()
+        self.failure: str | None = None  # set by a background loop that had to give up
 
     def connect(self, autocommit: bool = True):
         cfg = labctl.settings()
@@ -124,7 +128,39 @@ def connection_flood(worker: Worker, arguments) -> dict:
     return {"connections": len(worker.connections), "idle": idle, "idle_in_transaction": in_transaction}
 
 
-SETUPS = {"long-query": long_query, "blocking-lock": blocking_lock, "connection-flood": connection_flood}
+def hold_redis_periodically(worker: Worker, client, hold_s: float, interval_s: float) -> None:
+    """DEBUG SLEEP blocks the whole server (Redis runs commands one at a time): every client's command
+    arriving meanwhile waits. One hold per interval, start to start, until SIGTERM or Redis goes away."""
+    try:
+        while not worker.stop.is_set():
+            started = time.monotonic()
+            client.execute_command("DEBUG", "SLEEP", hold_s)
+            worker.stop.wait(max(0.0, interval_s - (time.monotonic() - started)))
+    except redis.RedisError as error:
+        worker.failure = " ".join(str(error).split())
+        worker.stop.set()
+    finally:
+        client.close()
+
+
+def redis_latency(worker: Worker, arguments) -> dict:
+    hold_s, interval_s = arguments.hold_ms / 1000, arguments.interval_ms / 1000
+    client = labctl.redis_connect(timeout=5, client_name=labctl.FAULT_APP_PREFIX + worker.fault)
+    client.execute_command("DEBUG", "SLEEP", 0)  # refused unless --enable-debug-command: fail before reporting
+    threading.Thread(target=hold_redis_periodically, args=(worker, client, hold_s, interval_s), daemon=True).start()
+    return {
+        "hold_ms": arguments.hold_ms,
+        "interval_ms": arguments.interval_ms,
+        "command": f"DEBUG SLEEP {hold_s:g}",
+    }
+
+
+SETUPS = {
+    "long-query": long_query,
+    "blocking-lock": blocking_lock,
+    "connection-flood": connection_flood,
+    "redis-latency": redis_latency,
+}
 
 
 def parse_arguments(argv: list[str]):
@@ -132,6 +168,8 @@ def parse_arguments(argv: list[str]):
     parser.add_argument("fault", choices=sorted(SETUPS))
     parser.add_argument("--query", default="SELECT pg_sleep(3600)")
     parser.add_argument("--connections", type=int, default=10)
+    parser.add_argument("--hold-ms", type=int, default=30)
+    parser.add_argument("--interval-ms", type=int, default=100)
     return parser.parse_args(argv)
 
 
@@ -153,11 +191,14 @@ def main(argv: list[str]) -> int:
         print(f"{arguments.fault}: in place {info}", flush=True)
         while not worker.stop.wait(1):
             pass
-    except (psycopg2.Error, RuntimeError, labctl.LabError) as error:
+    except (psycopg2.Error, redis.RedisError, RuntimeError, labctl.LabError) as error:
         print(f"{arguments.fault}: {' '.join(str(error).split())}", file=sys.stderr, flush=True)
         worker.release()
         return 1
     worker.release()
+    if worker.failure:
+        print(f"{arguments.fault}: gave up: {worker.failure}", file=sys.stderr, flush=True)
+        return 1
     print(f"{arguments.fault}: released", flush=True)
     return 0
 

@@ -9,7 +9,7 @@ venv (it re-executes itself there when psycopg2 is missing):
     .venv/bin/python lab/labctl.py inject FAULT | clear FAULT|all
 
 Tests import it (lab/ on sys.path): up(), down(), destroy(), status(), inject(name), clear(name),
-clear_all(), reset_stats(), settings(), superuser_connect(), read_secret(name).
+clear_all(), reset_stats(), settings(), superuser_connect(), redis_connect(), read_secret(name).
 
 Liveness is always asked of the service itself (pg_ctl status, redis PING, HTTP GET): PID 1 here does
 not reap orphans, so a dead daemon's pid still answers kill -0.
@@ -18,6 +18,7 @@ not reap orphans, so a dead daemon's pid still answers kill -0.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import secrets
@@ -42,6 +43,7 @@ try:
     import psycopg2.errors
     import psycopg2.extras
     import redis
+    import redis_faults  # lab/ is on sys.path: the script's folder, or put there by the tests
     from redis.backoff import NoBackoff
     from redis.retry import Retry
 except ImportError:  # the system python has neither; the venv has both
@@ -55,6 +57,7 @@ PG_SUPERUSER = "postgres"
 DB_NAME = "holi_protocol"
 APP_USER = "holi_app"
 MONITOR_USER = "perf_monitor"
+REDIS_MONITOR_USER = "perf_monitor"
 PATIENT_ROWS = 500_000
 APPOINTMENT_ROWS = 1_000_000
 FAULT_APP_PREFIX = "lab-fault:"
@@ -91,6 +94,10 @@ def settings() -> dict:
         "pg_log_dir": str(state / "pg" / "log"),
         "redis_host": LOOPBACK,
         "redis_port": redis_port,
+        "redis_monitor_user": REDIS_MONITOR_USER,
+        "redis_app_password_file": str(state / "secrets" / "redis_app.password"),
+        "redis_monitor_password_file": str(state / "secrets" / "redis_monitor.password"),
+        "redis_acl_file": str(state / "redis" / "users.acl"),
         "redis_dir": str(state / "redis"),
         "redis_pid_file": str(state / "redis" / "redis.pid"),
         "redis_log": str(state / "redis" / "redis.log"),
@@ -106,7 +113,8 @@ def settings() -> dict:
 
 
 def read_secret(name: str) -> str:
-    """A generated password: 'app' or 'monitor' (a trailing '.password' is accepted)."""
+    """A generated password: 'app' / 'monitor' (PostgreSQL), 'redis_app' / 'redis_monitor' (Redis);
+    a trailing '.password' is accepted."""
     name = name.removesuffix(".password")
     path = Path(settings()["state_dir"]) / "secrets" / f"{name}.password"
     try:
@@ -544,37 +552,112 @@ def _reset_postgres_stats() -> None:
 
 # --------------------------------------------------------------------------- Redis
 
+# perf_monitor: what a read-only diagnosis needs and nothing that writes data or configuration. All read
+# commands but KEYS (it blocks the server on a big keyspace; SCAN does the same job in steps), the
+# introspection commands, and SLOWLOG RESET (the diagnosis resets the slow log when asked to).
+# %R~* makes its key access read-only as well, whatever a command category may grow to include.
+REDIS_MONITOR_RULES = (
+    "resetchannels",  # no pub/sub
+    "%R~*",
+    "-@all",
+    "+@read",  # GET, LRANGE, ZRANGE, HGETALL, EXISTS, TTL, DBSIZE, OBJECT ENCODING ... (and KEYS, taken back below)
+    "-keys",
+    "+ping", "+hello", "+auth", "+info",
+    "+scan", "+type", "+strlen", "+hlen", "+llen", "+scard", "+zcard", "+xlen",
+    "+memory|usage", "+memory|stats",
+    "+slowlog|get", "+slowlog|len", "+slowlog|reset",
+    "+latency",  # LATEST, HISTORY, DOCTOR, GRAPH, HISTOGRAM; RESET only clears the latency samples
+    "+config|get",
+    "+client|list", "+client|setname",
+)  # fmt: skip
 
-def _redis_client(timeout: float = 1.0):
+
+def _write_private(path: Path, text: str) -> None:
+    """Write a file only its owner can read, atomically (a half-written ACL file stops Redis from starting)."""
+    temporary = path.with_suffix(".tmp")
+    temporary.unlink(missing_ok=True)
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(text)
+    temporary.replace(path)
+
+
+def _acl_password(password: str) -> str:
+    """ACL rule for a password given as its SHA-256: the file never holds the password itself."""
+    return "#" + hashlib.sha256(password.encode()).hexdigest()
+
+
+def _write_redis_acl_file() -> None:
+    """The users live in an ACL file rather than in --requirepass / --user arguments: in place from the
+    server's first second all the same, and no password on a command line that ps shows to everyone."""
+    app_password = _ensure_secret("redis_app")
+    monitor_password = _ensure_secret("redis_monitor")
+    lines = [
+        f"user default on {_acl_password(app_password)} ~* &* +@all",
+        f"user {REDIS_MONITOR_USER} on {_acl_password(monitor_password)} {' '.join(REDIS_MONITOR_RULES)}",
+    ]
+    _write_private(Path(settings()["redis_acl_file"]), "\n".join(lines) + "\n")
+
+
+def redis_connect(
+    timeout: float = 1.0, client_name: str | None = None, decode_responses: bool = True, authenticate: bool = True
+):
+    """A redis-py client for the lab's Redis as the default user (the application's password)."""
     cfg = settings()
     # RESP2: redis-py's RESP3 handshake (HELLO 3) can land in the slow log the runbook reads.
     # No retries: redis-py 8 retries a refused connection with backoff for about 3.5 s by default,
     # which would make every "is it down?" check slow.
+    # driver_info=None: no CLIENT SETINFO round trip on connect (Redis 7.0 does not know it anyway).
     return redis.Redis(
         host=LOOPBACK,
         port=cfg["redis_port"],
+        password=read_secret("redis_app") if authenticate else None,
         protocol=2,
         socket_timeout=timeout,
         socket_connect_timeout=timeout,
         retry=Retry(NoBackoff(), 0),
+        client_name=client_name,
+        decode_responses=decode_responses,
+        driver_info=None,
     )
 
 
-def redis_running() -> bool:
-    """Our Redis answers PING on the port and serves from our folder (another Redis may hold the port)."""
+def _serves_our_dir(client) -> bool:
     try:
-        client = _redis_client()
         client.ping()
-        served_dir = next(iter(client.config_get("dir").values()), "")
-        served_dir = served_dir.decode() if isinstance(served_dir, bytes) else served_dir
-    except redis.RedisError:
-        return False
+        served_dir = client.config_get("dir").get("dir", "")
+    finally:
+        client.close()
     return Path(served_dir).resolve() == Path(settings()["redis_dir"]).resolve()
+
+
+def _redis_auth_mode() -> str | None:
+    """'password' when our Redis answers to the app password, 'open' when it answers without one (a lab
+    started before Redis had users), None when our Redis is not there (another Redis may hold the port)."""
+    has_password = Path(settings()["redis_app_password_file"]).exists()
+    for mode, authenticate in (("password", True), ("open", False)):
+        if authenticate and not has_password:
+            continue
+        with contextlib.suppress(redis.RedisError):
+            if _serves_our_dir(redis_connect(authenticate=authenticate)):
+                return mode
+    return None
+
+
+def redis_running() -> bool:
+    """Our Redis answers PING on the port and serves from our folder, with or without a password."""
+    return _redis_auth_mode() is not None
+
+
+def _redis_ready() -> bool:
+    """Running with the lab's users: what faults, reset-stats and the API need."""
+    return _redis_auth_mode() == "password"
 
 
 def _start_redis() -> None:
     cfg = settings()
     _refuse_taken_port(cfg["redis_port"], "Redis", "PERF_LAB_REDIS_PORT")
+    _write_redis_acl_file()
     command = [
         "redis-server",
         "--port", str(cfg["redis_port"]),
@@ -582,21 +665,42 @@ def _start_redis() -> None:
         "--save", "",
         "--appendonly", "no",
         "--enable-debug-command", "local",
+        "--aclfile", cfg["redis_acl_file"],
         "--daemonize", "yes",
         "--pidfile", cfg["redis_pid_file"],
         "--logfile", cfg["redis_log"],
         "--dir", cfg["redis_dir"],
     ]  # fmt: skip
     _run(command, cwd=cfg["redis_dir"])
-    if not _wait_until(redis_running, 10):
+    if not _wait_until(_redis_ready, 10):
         raise LabError(f"Redis did not answer PING on port {cfg['redis_port']}: {_tail(cfg['redis_log'])}")
+    _forget_redis_data_faults()
+
+
+def _forget_redis_data_faults() -> None:
+    """A fresh Redis holds no data (--save "", no AOF): what the data faults reported before is gone with it."""
+    for name, fault in FAULTS.items():
+        if fault["service"] == "redis" and not fault["worker"]:
+            _fault_paths(name)["info"].unlink(missing_ok=True)
+
+
+def _reload_redis_acl() -> None:
+    """A running Redis gets the users this file defines: rules edited here, or changed at runtime by a test
+    (ACL SETUSER), come back to what they should be."""
+    _write_redis_acl_file()
+    client = redis_connect()
+    try:
+        client.acl_load()
+    finally:
+        client.close()
 
 
 def _stop_redis() -> bool:
-    if not redis_running():
+    mode = _redis_auth_mode()
+    if mode is None:
         return False
     with contextlib.suppress(redis.ConnectionError):  # the server closes the connection as it exits
-        _redis_client().shutdown(nosave=True)
+        redis_connect(authenticate=mode == "password").shutdown(nosave=True)
     if not _wait_until(lambda: not redis_running(), 10):
         raise LabError("Redis still answers PING after SHUTDOWN")
     Path(settings()["redis_pid_file"]).unlink(missing_ok=True)
@@ -682,11 +786,29 @@ def _ensure_bootstrap() -> dict:
 
 
 def _ensure_redis() -> dict:
-    return {"state": "already running"} if redis_running() else (_start_redis() or {"state": "started"})
+    mode = _redis_auth_mode()
+    if mode == "password":
+        _reload_redis_acl()
+        return {"state": "already running"}
+    if mode == "open":
+        # Started before Redis had users and passwords. It keeps no data (--save "", no AOF): nothing is lost.
+        _stop_redis()
+        _start_redis()
+        return {"state": "restarted with users and passwords"}
+    _start_redis()
+    return {"state": "started"}
 
 
-def _ensure_api() -> dict:
-    return {"state": "already running"} if api_running() else (_start_api() or {"state": "started"})
+def _ensure_api(restart: bool = False) -> dict:
+    """restart: Redis was just (re)started, and an API started before it may not know its password."""
+    if not api_running():
+        _start_api()
+        return {"state": "started"}
+    if not restart:
+        return {"state": "already running"}
+    _stop_api()
+    _start_api()
+    return {"state": "restarted after Redis"}
 
 
 def up() -> dict:
@@ -699,7 +821,7 @@ def up() -> dict:
     _step(steps, "postgres", _ensure_postgres)
     _step(steps, "data", _ensure_bootstrap)
     _step(steps, "redis", _ensure_redis)
-    _step(steps, "api", _ensure_api)
+    _step(steps, "api", lambda: _ensure_api(restart=steps["redis"]["state"] != "already running"))
     return {"up": True, "seconds": round(time.monotonic() - started, 2), "steps": steps}
 
 
@@ -731,11 +853,14 @@ def destroy() -> dict:
 def status() -> dict:
     cfg = settings()
     activity = _fault_activity()
+    redis_mode = _redis_auth_mode()
     services = {
         "postgres": {"running": postgres_running(), "port": cfg["pg_port"], "host": LOOPBACK},
-        "redis": {"running": redis_running(), "port": cfg["redis_port"], "host": LOOPBACK},
+        "redis": {"running": redis_mode is not None, "port": cfg["redis_port"], "host": LOOPBACK},
         "api": {"running": api_running(), "port": cfg["api_port"], "url": cfg["api_url"]},
     }
+    if redis_mode == "open":
+        services["redis"]["needs_restart"] = "runs without passwords: 'labctl up' restarts it with the lab's users"
     return {
         "state_dir": cfg["state_dir"],
         "bootstrapped": _bootstrapped(),
@@ -753,10 +878,11 @@ def reset_stats(truncate_access_log: bool = False) -> dict:
     _wait_until(lambda: not _query("SELECT 1 FROM pg_stat_activity WHERE application_name = 'demo-api'"), 5.0)
     _reset_postgres_stats()
     result = {"postgres": "pg_stat_reset, pg_stat_statements_reset", "api_metrics": api_metrics}
-    if redis_running():
-        client = _redis_client()
+    if _redis_ready():
+        client = redis_connect()
         client.slowlog_reset()
         client.config_resetstat()
+        client.close()
         result["redis"] = "SLOWLOG RESET, CONFIG RESETSTAT"
     if truncate_access_log:
         # The API appends with O_APPEND, so truncating in place is safe while it runs.
@@ -775,7 +901,11 @@ def env_lines() -> list[str]:
         "PERF_LAB_PG_MONITOR_PASSWORD_FILE": cfg["pg_monitor_password_file"],
         "PERF_LAB_PG_APP_USER": cfg["pg_app_user"],
         "PERF_LAB_PG_APP_PASSWORD_FILE": cfg["pg_app_password_file"],
+        "PERF_LAB_REDIS_HOST": cfg["redis_host"],
         "PERF_LAB_REDIS_PORT": cfg["redis_port"],
+        "PERF_LAB_REDIS_MONITOR_USER": cfg["redis_monitor_user"],
+        "PERF_LAB_REDIS_MONITOR_PASSWORD_FILE": cfg["redis_monitor_password_file"],
+        "PERF_LAB_REDIS_APP_PASSWORD_FILE": cfg["redis_app_password_file"],
         "PERF_LAB_API_URL": cfg["api_url"],
         "PERF_LAB_ACCESS_LOG": cfg["access_log"],
         "PERF_LAB_STATE": cfg["state_dir"],
@@ -839,8 +969,11 @@ def _worker_alive(name: str) -> bool:
     return bool(pid) and _process_alive(pid, "fault_worker.py")
 
 
-def _await_fault(name: str, verify, timeout: float = 15.0) -> dict:
-    """Wait until the worker reported its sessions and the database confirms the fault; else undo and fail."""
+def _await_fault(name: str, verify, timeout: float = 15.0, undo=None, name_key: str = "application_name") -> dict:
+    """Wait until the worker reported its sessions and the service confirms the fault; else undo and fail.
+    undo defaults to stopping a PostgreSQL fault's worker and its sessions; name_key labels the
+    'lab-fault:<name>' the sessions carry (application_name in PostgreSQL, client name in Redis)."""
+    undo = undo or _clear_worker_fault
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         worker_info = _read_info(name)
@@ -848,13 +981,13 @@ def _await_fault(name: str, verify, timeout: float = 15.0) -> dict:
             verified = verify(worker_info)
             if verified:
                 worker_pid = _read_pid(_fault_paths(name)["pid"])
-                return {**verified, "application_name": FAULT_APP_PREFIX + name, "worker_pid": worker_pid}
+                return {**verified, name_key: FAULT_APP_PREFIX + name, "worker_pid": worker_pid}
         if not _worker_alive(name):
             problem = _tail(_fault_paths(name)["log"]) or "no output"
-            _clear_worker_fault(name)
+            undo(name)
             raise LabError(f"fault worker {name} exited before the fault was in place: {problem}")
         time.sleep(0.2)
-    _clear_worker_fault(name)
+    undo(name)
     raise LabError(f"fault {name} was not in place after {timeout:.0f} s; undone")
 
 
@@ -874,8 +1007,9 @@ def _stop_all_fault_workers() -> list[str]:
     stopped = []
     for name, fault in FAULTS.items():
         if fault.get("worker") and (_worker_alive(name) or _fault_paths(name)["pid"].exists()):
-            if postgres_running():
-                _clear_worker_fault(name)
+            # A PostgreSQL worker's clear also terminates its sessions, which needs the server.
+            if fault["service"] != "postgres" or postgres_running():
+                fault["clear"](name)
             else:
                 _stop_process(_fault_paths(name)["pid"], "fault_worker.py")
                 _fault_paths(name)["info"].unlink(missing_ok=True)
@@ -892,8 +1026,10 @@ def _existing_fault(name: str) -> dict | None:
 
 
 def _require_running(*services: str) -> None:
-    checks = {"postgres": postgres_running, "redis": redis_running, "api": api_running}
+    checks = {"postgres": postgres_running, "redis": _redis_ready, "api": api_running}
     missing = [service for service in services if not checks[service]()]
+    if "redis" in missing and redis_running():
+        raise LabError("Redis runs without the lab's users and passwords: run 'labctl up' to restart it with them")
     if missing:
         raise LabError(f"{', '.join(missing)} not running: run 'labctl up' first")
 
@@ -1097,15 +1233,107 @@ def _missing_index_active(_name: str) -> bool:
     return _index_state(MISSING_INDEX) != "valid"
 
 
+# --------------------------------------------------------------------------- Redis faults
+# The data faults live in redis_faults.py; labctl connects (as the default user) and keeps the registry.
+
+REDIS_FAULT_TIMEOUT_S = 30.0  # MEMORY USAGE of a 200,000-member set and a 300,000-element reply take a while
+REDIS_LATENCY_HOLD_MS = 30
+REDIS_LATENCY_INTERVAL_MS = 100
+
+
+def _with_redis(action):
+    """Run action(client) on a fresh connection and close it, so a long test session does not pile them up."""
+    client = redis_connect(timeout=REDIS_FAULT_TIMEOUT_S)
+    try:
+        return action(client)
+    finally:
+        client.close()
+
+
+def _inject_redis_big_keys() -> dict:
+    return _with_redis(redis_faults.inject_big_keys)
+
+
+def _clear_redis_big_keys(_name: str) -> dict:
+    return _with_redis(redis_faults.clear_big_keys)
+
+
+def _redis_big_keys_active(_name: str) -> bool:
+    return _with_redis(redis_faults.big_keys_active)
+
+
+def _inject_redis_slow_commands() -> dict:
+    # The offenders run on their own connection, named like a fault session, as an application's client would.
+    offender = redis_connect(
+        timeout=REDIS_FAULT_TIMEOUT_S, client_name=redis_faults.SLOW_CLIENT, decode_responses=False
+    )
+    try:
+        return _with_redis(lambda client: redis_faults.inject_slow_commands(client, offender))
+    except redis_faults.FaultNotInPlace as error:
+        raise LabError(f"redis-slow-commands: {error}") from None
+    finally:
+        offender.close()
+
+
+def _clear_redis_slow_commands(_name: str) -> dict:
+    return _with_redis(redis_faults.clear_slow_commands)
+
+
+def _redis_slow_commands_active(_name: str) -> bool:
+    return _with_redis(redis_faults.slow_commands_active)
+
+
+def _inject_queue_backlog() -> dict:
+    return _with_redis(redis_faults.inject_queue_backlog)
+
+
+def _clear_queue_backlog(_name: str) -> dict:
+    return _with_redis(redis_faults.clear_queue_backlog)
+
+
+def _queue_backlog_active(_name: str) -> bool:
+    return _with_redis(redis_faults.queue_backlog_active)
+
+
+def _verify_redis_latency(worker_info: dict) -> dict | None:
+    """In place once the worker's connection, carrying the fault's client name, shows in CLIENT LIST."""
+    name = FAULT_APP_PREFIX + "redis-latency"
+    clients = _with_redis(lambda client: client.client_list())
+    if not any(client.get("name") == name for client in clients):
+        return None
+    return {"fault": "redis-latency", **worker_info}
+
+
+def _inject_redis_latency() -> dict:
+    hold, interval = str(REDIS_LATENCY_HOLD_MS), str(REDIS_LATENCY_INTERVAL_MS)
+    _start_worker("redis-latency", "--hold-ms", hold, "--interval-ms", interval)
+    return _await_fault("redis-latency", _verify_redis_latency, undo=_clear_redis_latency, name_key="client_name")
+
+
+def _clear_redis_latency(name: str) -> dict:
+    """Stop the worker. Its DEBUG SLEEP entries stay in the slow log: Redis cannot drop single entries
+    (clear redis-slow-commands, clear all and reset-stats reset it)."""
+    paths = _fault_paths(name)
+    stopped = _stop_process(paths["pid"], "fault_worker.py")
+    paths["info"].unlink(missing_ok=True)
+    return {"cleared": name, "worker_stopped": stopped}
+
+
+def _redis_latency_active(name: str) -> bool:
+    return _worker_alive(name)
+
+
 # --------------------------------------------------------------------------- fault registry
 
-# One entry per fault: later faults (Redis, app host, traffic) are added the same way.
+# One entry per fault: later faults (app host, traffic) are added the same way. "service" is what inject
+# and clear need running; "order" sorts clear all; "worker" marks faults held by a fault_worker.py process.
 FAULTS = {
     "long-query": {
         "description": "one session runs an application-looking query that sleeps for an hour",
         "inject": _inject_long_query,
         "clear": _clear_worker_fault,
         "active": _worker_fault_active,
+        "service": "postgres",
         "worker": True,
         "stalls_concurrent_index": True,  # its snapshot is older than any index build
         "order": 0,
@@ -1115,6 +1343,7 @@ FAULTS = {
         "inject": _inject_blocking_lock,
         "clear": _clear_worker_fault,
         "active": _worker_fault_active,
+        "service": "postgres",
         "worker": True,
         "stalls_concurrent_index": True,  # its open transaction holds a lock on "Patient"
         "order": 0,
@@ -1124,6 +1353,7 @@ FAULTS = {
         "inject": _inject_connection_flood,
         "clear": _clear_worker_fault,
         "active": _worker_fault_active,
+        "service": "postgres",
         "worker": True,
         "order": 0,
     },
@@ -1132,9 +1362,50 @@ FAULTS = {
         "inject": _inject_missing_index,
         "clear": _clear_missing_index,
         "active": _missing_index_active,
+        "service": "postgres",
         "worker": False,
         # Cleared after the session faults: CREATE INDEX CONCURRENTLY waits for their snapshots and locks.
         "order": 1,
+    },
+    "redis-latency": {
+        "description": (
+            f"a worker runs DEBUG SLEEP {REDIS_LATENCY_HOLD_MS / 1000} every {REDIS_LATENCY_INTERVAL_MS} ms: "
+            "every client's round trips wait"
+        ),
+        "inject": _inject_redis_latency,
+        "clear": _clear_redis_latency,
+        "active": _redis_latency_active,
+        "service": "redis",
+        "worker": True,
+        "order": 0,
+    },
+    "redis-big-keys": {
+        "description": "~20,000 small keys, a 100k-field hash, a 300k-element list, a 200k-member set, an 8 MB string",
+        "inject": _inject_redis_big_keys,
+        "clear": _clear_redis_big_keys,
+        "active": _redis_big_keys_active,
+        "service": "redis",
+        "worker": False,
+        "order": 0,
+    },
+    "redis-slow-commands": {
+        "description": "KEYS, HGETALL, SMEMBERS, LRANGE 0 -1 over big scratch keys (lab:slow:*): in the slow log",
+        "inject": _inject_redis_slow_commands,
+        "clear": _clear_redis_slow_commands,
+        "active": _redis_slow_commands_active,
+        "service": "redis",
+        "worker": False,
+        # After redis-latency: its slow-log reset then also takes the latency worker's DEBUG SLEEP entries.
+        "order": 1,
+    },
+    "queue-backlog": {
+        "description": "Bull queue email-notifications: 1200 waiting, 60 active, delayed/failed/completed; sms healthy",
+        "inject": _inject_queue_backlog,
+        "clear": _clear_queue_backlog,
+        "active": _queue_backlog_active,
+        "service": "redis",
+        "worker": False,
+        "order": 0,
     },
 }
 
@@ -1145,18 +1416,22 @@ def _fault(name: str) -> dict:
     return FAULTS[name]
 
 
+def _services_ready() -> dict:
+    """What faults can be asked of: PostgreSQL with the lab's data, Redis with the lab's users."""
+    return {"postgres": _bootstrapped() and postgres_running(), "redis": _redis_ready()}
+
+
 def _fault_activity() -> dict:
-    """Which faults are in place, asked of the database; empty (unknown) while PostgreSQL is down or empty."""
-    if not (_bootstrapped() and postgres_running()):
-        return {}
-    return {name: bool(fault["active"](name)) for name, fault in FAULTS.items()}
+    """Which faults are in place, asked of their service; a fault whose service is down is left out (unknown)."""
+    ready = _services_ready()
+    return {name: bool(fault["active"](name)) for name, fault in FAULTS.items() if ready[fault["service"]]}
 
 
 def inject(name: str) -> dict:
-    """Put a fault in place and return what it consists of (pids, index names, timings)."""
+    """Put a fault in place and return what it consists of (pids, index or key names, sizes, timings)."""
     fault = _fault(name)
-    _require_running("postgres")
-    if not _bootstrapped():
+    _require_running(fault["service"])
+    if fault["service"] == "postgres" and not _bootstrapped():
         raise LabError("the lab has no data yet: run 'labctl up' first")
     existing = _existing_fault(name)
     if existing:
@@ -1170,15 +1445,25 @@ def inject(name: str) -> dict:
 def clear(name: str) -> dict:
     """Undo a fault; clearing one that is not there is fine."""
     fault = _fault(name)
-    _require_running("postgres")
+    _require_running(fault["service"])
     was_active = bool(fault["active"](name))
-    return {**fault["clear"](name), "was_active": was_active}
+    result = fault["clear"](name)
+    _fault_paths(name)["info"].unlink(missing_ok=True)  # what inject reported no longer holds
+    return {**result, "was_active": was_active}
 
 
 def clear_all() -> dict:
-    _require_running("postgres")
+    """Clear every fault whose service runs, in a safe order; the others are listed as skipped."""
+    running = {"postgres": postgres_running(), "redis": _redis_ready()}
+    if not any(running.values()):
+        raise LabError("neither PostgreSQL nor Redis is running: run 'labctl up' first")
     ordered = sorted(FAULTS, key=lambda name: FAULTS[name]["order"])
-    return {"cleared": [clear(name) for name in ordered]}
+    to_clear = [name for name in ordered if running[FAULTS[name]["service"]]]
+    result = {"cleared": [clear(name) for name in to_clear]}
+    skipped = {name: f"{FAULTS[name]['service']} not running" for name in ordered if name not in to_clear}
+    if skipped:
+        result["skipped"] = skipped
+    return result
 
 
 def faults() -> dict:

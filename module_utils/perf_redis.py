@@ -83,9 +83,8 @@ def redis_client(params):
         "client_name": params["client_name"] or None,
         "protocol": 2,
         "retry": Retry(NoBackoff(), 0),
-        # CLIENT SETINFO needs a permission a read-only monitoring user need not have.
-        "lib_name": None,
-        "lib_version": None,
+        # CLIENT SETINFO needs a permission a read-only monitoring user need not have; None disables it.
+        "driver_info": None,
     }
     if params["login_unix_socket"]:
         options["unix_socket_path"] = params["login_unix_socket"]

@@ -196,3 +196,26 @@ def test_every_report_is_kept_in_the_incident_history(clean_lab, store):
     assert len(history) == 2
     assert json.loads(history[0].read_text())["status"] == "critical"
     assert json.loads(history[1].read_text())["status"] == "ok"
+
+
+def redis_checks(report):
+    (redis,) = [host for host in report["hosts"] if host["role"] == "redis"]
+    return {record["check"]: record for record in redis["checks"]}
+
+
+def test_report_names_the_big_keys_and_the_overloaded_queue(clean_lab, store):
+    big = clean_lab.inject("redis-big-keys")
+    queues = clean_lab.inject("queue-backlog")
+    run_playbook("playbooks/diagnose.yml", store)
+    report, folder = latest_report(store)
+    records = redis_checks(report)
+    bigkeys = records["redis_bigkeys"]
+    assert bigkeys["status"] == "critical"
+    injected = {key["key"] for key in big["big_keys"]}
+    assert bigkeys["evidence"]["top_by_memory"][0]["key"] in injected
+    queue = records["queue_backlog"]
+    assert queue["status"] == "warning"
+    assert queue["value"] == queues["queues"]["email-notifications"]["active"] == 60
+    assert queue["summary"].startswith("queue email-notifications: 60 active, 1200 waiting")
+    markdown = (folder / "report.md").read_text()
+    assert "session:large-key" in markdown and "email-notifications" in markdown
