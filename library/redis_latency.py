@@ -8,8 +8,9 @@ module: redis_latency
 short_description: Redis round-trip latency (PING)
 description:
   - The runbook's C(redis-cli --latency) as structured data. Sends O(samples) PINGs, O(interval_ms) apart, and
-    returns min, avg, p50, p99 and max in milliseconds.
-  - Grades p99 against C(redis_latency_ms) (runbook, under 1 ms is normal, over 10 ms is Scenario 5).
+    returns min, avg, p50, p95, p99 and max in milliseconds.
+  - Grades p95 against C(redis_latency_ms) (runbook, under 1 ms is normal, over 10 ms is Scenario 5). p95, not
+    p99, because with a few dozen samples p99 is one hiccup of the host running the check.
 version_added: "1.0.0"
 author: perf-runbook engineers
 options:
@@ -46,9 +47,9 @@ check:
   sample:
     check: redis_latency
     status: critical
-    value: 31.2
+    value: 28.4
     unit: ms
-    evidence: {samples: 50, min_ms: 0.08, avg_ms: 9.1, p50_ms: 0.1, p99_ms: 31.2, max_ms: 32.0}
+    evidence: {samples: 50, min_ms: 0.08, avg_ms: 9.1, p50_ms: 0.1, p95_ms: 28.4, p99_ms: 31.2, max_ms: 32.0}
 """
 
 from ansible.module_utils.basic import AnsibleModule

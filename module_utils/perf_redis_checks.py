@@ -27,6 +27,7 @@ def latency_summary(samples_ms):
         "min_ms": round(min(samples_ms), 3),
         "avg_ms": round(sum(samples_ms) / len(samples_ms), 3),
         "p50_ms": round(percentile(samples_ms, 0.50), 3),
+        "p95_ms": round(percentile(samples_ms, 0.95), 3),
         "p99_ms": round(percentile(samples_ms, 0.99), 3),
         "max_ms": round(max(samples_ms), 3),
     }
@@ -95,7 +96,10 @@ def info_number(info, name, default=None):
 
 
 def check_latency(client, thresholds, options):
-    """N round trips, like redis-cli --latency, graded on p99 (runbook: under 1 ms normal, over 10 ms bad)."""
+    """N round trips, like redis-cli --latency (runbook: under 1 ms normal, over 10 ms bad).
+
+    Graded on p95: with a few dozen samples p99 is the second-slowest round trip, and one scheduling
+    hiccup of the host running the check would page someone; a server that stalls often moves p95."""
     threshold = thresholds["redis_latency_ms"]
     samples = []
     for index in range(options["samples"]):
@@ -107,13 +111,14 @@ def check_latency(client, thresholds, options):
     summary = latency_summary(samples)
     return make_record(
         "redis_latency",
-        classify(summary["p99_ms"], threshold),
-        value=summary["p99_ms"],
+        classify(summary["p95_ms"], threshold),
+        value=summary["p95_ms"],
         unit="ms",
         threshold=threshold,
         evidence=summary,
         summary=(
-            f"PING p99 {summary['p99_ms']} ms, p50 {summary['p50_ms']} ms, max {summary['max_ms']} ms "
+            f"PING p95 {summary['p95_ms']} ms, p99 {summary['p99_ms']} ms, p50 {summary['p50_ms']} ms, "
+            f"max {summary['max_ms']} ms "
             f"over {summary['samples']} round trips"
         ),
     )

@@ -315,8 +315,8 @@ def _evidence_top_queries(evidence):
 
 def _evidence_redis_latency(evidence):
     return _table(
-        ["samples", "min ms", "avg ms", "p50 ms", "p99 ms", "max ms"],
-        [[evidence.get(k) for k in ("samples", "min_ms", "avg_ms", "p50_ms", "p99_ms", "max_ms")]],
+        ["samples", "min ms", "avg ms", "p50 ms", "p95 ms", "p99 ms", "max ms"],
+        [[evidence.get(k) for k in ("samples", "min_ms", "avg_ms", "p50_ms", "p95_ms", "p99_ms", "max_ms")]],
     )
 
 

@@ -58,7 +58,7 @@ RUNBOOK_THRESHOLDS = {
         "critical": 10,
         "direction": "above",
         "unit": "ms",
-        "source": "runbook: Redis latency should be <1 ms; Scenario 5: latency >10 ms (graded on p99)",
+        "source": "runbook: Redis latency should be <1 ms; Scenario 5: latency >10 ms (graded on p95)",
     },
     "redis_memory_percent": {
         "warning": 80,
