@@ -15,7 +15,7 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 DEMO_FAULT ?= missing-index
 DEMO_STORE ?= $(CURDIR)/incidents
 
-.PHONY: help system-deps venv lab-up lab-down lab-destroy lab-status demo lint unit integration test bench clean
+.PHONY: help system-deps venv lab-up lab-down lab-destroy lab-status demo lint unit integration test bench bench-bigkeys clean
 
 help:
 	@echo "make demo    install what is missing, start the lab, inject a fault ($(DEMO_FAULT)), run the runbook, print the report"
@@ -91,6 +91,10 @@ test: system-deps venv lint
 
 bench: lab-up
 	$(BIN)/python bench/diagnose_bench.py
+
+# redis_bigkeys against redis-cli --bigkeys on a million keys (about three minutes).
+bench-bigkeys: lab-up
+	$(BIN)/python bench/bigkeys_bench.py
 
 clean:
 	rm -rf .pytest_cache .ruff_cache .ansible

@@ -569,6 +569,7 @@ REDIS_MONITOR_RULES = (
     "+latency",  # LATEST, HISTORY, DOCTOR, GRAPH, HISTOGRAM; RESET only clears the latency samples
     "+config|get",
     "+client|list", "+client|setname",
+    "+select",  # a site keeps sessions and queues in numbered databases; switching one changes nothing
 )  # fmt: skip
 
 
