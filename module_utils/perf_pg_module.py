@@ -6,9 +6,8 @@ so the single-purpose modules and the pg_diagnose collector behave alike.
 
 from __future__ import annotations
 
-import math
-
 from ansible.module_utils.basic import missing_required_lib
+from ansible.module_utils.perf_input import bound_problems, threshold_problems
 from ansible.module_utils.perf_pg_checks import DEFAULT_OPTIONS, PG_CHECKS, pool_exhausted_record, run_check
 from ansible.module_utils.perf_postgres import (
     PSYCOPG2_IMPORT_ERROR,
@@ -21,7 +20,7 @@ from ansible.module_utils.perf_postgres import (
     server_facts,
 )
 from ansible.module_utils.perf_result import failed_record
-from ansible.module_utils.perf_thresholds import RUNBOOK_THRESHOLDS, thresholds_for, validate_thresholds
+from ansible.module_utils.perf_thresholds import RUNBOOK_THRESHOLDS, thresholds_for
 
 # Options a check reads, with their types; each module exposes the ones its check uses.
 OPTION_SPECS = {
@@ -61,22 +60,11 @@ def module_argument_spec(option_names):
 
 def input_problems(params):
     """Every problem with the module's input, as one-line messages; nothing is sent while there are any."""
-    problems = connection_problems(params)
-    problems += validate_thresholds(params.get("thresholds"))
-    unknown = sorted(set(params.get("thresholds") or {}) - set(RUNBOOK_THRESHOLDS))
-    if unknown:
-        known = ", ".join(sorted(RUNBOOK_THRESHOLDS))
-        problems.append(f"unknown threshold name(s): {', '.join(unknown)} (known: {known})")
-    for name, lowest, highest in _OPTION_BOUNDS:
-        value = params.get(name)
-        if value is None:
-            continue
-        if isinstance(value, float) and not math.isfinite(value):
-            problems.append(f"{name} must be a finite number, got {value}")
-        elif value < lowest or (highest is not None and value > highest):
-            bound = f"between {lowest} and {highest}" if highest is not None else f"at least {lowest}"
-            problems.append(f"{name} must be {bound}, got {value}")
-    return problems
+    return (
+        connection_problems(params)
+        + threshold_problems(params.get("thresholds"))
+        + bound_problems(params, _OPTION_BOUNDS)
+    )
 
 
 def check_options(params):

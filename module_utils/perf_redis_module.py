@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import math
-
 from ansible.module_utils.basic import missing_required_lib
+from ansible.module_utils.perf_input import bound_problems, threshold_problems
 from ansible.module_utils.perf_redis import (
     REDIS_IMPORT_ERROR,
     RedisConnectError,
@@ -15,7 +14,7 @@ from ansible.module_utils.perf_redis import (
 )
 from ansible.module_utils.perf_redis_checks import CHECK_NAMES, DEFAULT_OPTIONS, REDIS_CHECKS, run_check
 from ansible.module_utils.perf_result import failed_record
-from ansible.module_utils.perf_thresholds import RUNBOOK_THRESHOLDS, thresholds_for, validate_thresholds
+from ansible.module_utils.perf_thresholds import RUNBOOK_THRESHOLDS, thresholds_for
 
 OPTION_SPECS = {
     "samples": {"type": "int", "default": DEFAULT_OPTIONS["samples"]},
@@ -55,17 +54,11 @@ def module_argument_spec(option_names):
 
 
 def input_problems(params):
-    problems = connection_problems(params)
-    problems += validate_thresholds(params.get("thresholds"))
-    unknown = sorted(set(params.get("thresholds") or {}) - set(RUNBOOK_THRESHOLDS))
-    if unknown:
-        problems.append(f"unknown threshold name(s): {', '.join(unknown)}")
-    for name, lowest, highest in _OPTION_BOUNDS:
-        value = params.get(name)
-        if value is None:
-            continue
-        if isinstance(value, float) and not math.isfinite(value) or not lowest <= value <= highest:
-            problems.append(f"{name} must be between {lowest} and {highest}, got {value}")
+    problems = (
+        connection_problems(params)
+        + threshold_problems(params.get("thresholds"))
+        + bound_problems(params, _OPTION_BOUNDS)
+    )
     if params.get("queue_prefix") is not None and not params["queue_prefix"].strip():
         problems.append("queue_prefix must not be empty")
     return problems
