@@ -67,7 +67,7 @@ options:
     default: true
 extends_documentation_fragment:
   - perf_postgres
-  - perf_postgres.thresholds
+  - perf_thresholds
   - perf_postgres.read_only
 """
 
@@ -115,7 +115,7 @@ connect_error:
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.perf_pg_checks import PG_CHECKS
 from ansible.module_utils.perf_pg_module import OPTION_SPECS, fail_on_bad_input, module_argument_spec, run_checks
-from ansible.module_utils.perf_result import worst_status
+from ansible.module_utils.perf_result import collector_result
 
 
 def main():
@@ -124,10 +124,7 @@ def main():
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
     fail_on_bad_input(module)
     records, connect_error = run_checks(module.params, module.params["checks"])
-    result = {"changed": False, "checks": records, "status": worst_status(r["status"] for r in records)}
-    if connect_error:
-        result["connect_error"] = connect_error.message
-    module.exit_json(**result)
+    module.exit_json(**collector_result(records, connect_error))
 
 
 if __name__ == "__main__":

@@ -44,7 +44,7 @@ options:
     default: 20
 extends_documentation_fragment:
   - perf_postgres
-  - perf_postgres.thresholds
+  - perf_thresholds
   - perf_postgres.read_only
 notes:
   - Without C(pg_stat_statements) in O(login_db), tables are still found but columns cannot be attributed;

@@ -29,7 +29,7 @@ options:
     default: 20
 extends_documentation_fragment:
   - perf_postgres
-  - perf_postgres.thresholds
+  - perf_thresholds
   - perf_postgres.read_only
 notes:
   - Connect as a role granted C(pg_monitor), or other users' statements are invisible.

@@ -40,7 +40,7 @@ options:
     default: 20
 extends_documentation_fragment:
   - perf_postgres
-  - perf_postgres.thresholds
+  - perf_thresholds
   - perf_postgres.read_only
 """
 

@@ -35,7 +35,7 @@ options:
     default: 1000
 extends_documentation_fragment:
   - perf_redis
-  - perf_redis.thresholds
+  - perf_thresholds
   - perf_redis.read_only
 """
 

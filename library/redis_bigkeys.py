@@ -43,7 +43,7 @@ options:
     default: 10
 extends_documentation_fragment:
   - perf_redis
-  - perf_redis.thresholds
+  - perf_thresholds
   - perf_redis.read_only
 """
 

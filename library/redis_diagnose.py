@@ -77,7 +77,7 @@ options:
     default: []
 extends_documentation_fragment:
   - perf_redis
-  - perf_redis.thresholds
+  - perf_thresholds
   - perf_redis.read_only
 """
 
@@ -118,7 +118,7 @@ connect_error:
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.perf_redis_checks import REDIS_CHECKS
 from ansible.module_utils.perf_redis_module import OPTION_SPECS, fail_on_bad_input, module_argument_spec, run_checks
-from ansible.module_utils.perf_result import worst_status
+from ansible.module_utils.perf_result import collector_result
 
 
 def main():
@@ -128,10 +128,7 @@ def main():
     fail_on_bad_input(module)
     records, connect_error = run_checks(module.params, module.params["checks"], module.check_mode)
     reset = any(record["evidence"].get("reset") for record in records if isinstance(record["evidence"], dict))
-    result = {"changed": reset, "checks": records, "status": worst_status(r["status"] for r in records)}
-    if connect_error:
-        result["connect_error"] = connect_error.message
-    module.exit_json(**result)
+    module.exit_json(**collector_result(records, connect_error, changed=reset))
 
 
 if __name__ == "__main__":

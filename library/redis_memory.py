@@ -20,7 +20,7 @@ options:
     default: 1.5
 extends_documentation_fragment:
   - perf_redis
-  - perf_redis.thresholds
+  - perf_thresholds
   - perf_redis.read_only
 """
 

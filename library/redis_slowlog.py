@@ -26,7 +26,7 @@ options:
     default: false
 extends_documentation_fragment:
   - perf_redis
-  - perf_redis.thresholds
+  - perf_thresholds
   - perf_redis.read_only
 """
 

@@ -90,3 +90,11 @@ class Stopwatch:
 
     def elapsed_ms(self):
         return round((time.monotonic() - self.started) * 1000, 1)
+
+
+def collector_result(records, connect_error=None, changed=False):
+    """What a collector module (pg_diagnose, redis_diagnose) returns: its records and their worst status."""
+    result = {"changed": changed, "checks": records, "status": worst_status(r["status"] for r in records)}
+    if connect_error:
+        result["connect_error"] = connect_error.message
+    return result

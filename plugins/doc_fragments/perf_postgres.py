@@ -65,18 +65,6 @@ options:
     default: perf-runbook
 """
 
-    THRESHOLDS = r"""
-options:
-  thresholds:
-    description:
-      - Warning / critical pairs by name, overriding the runbook's defaults (the playbooks pass
-        C(perf_thresholds) from C(playbooks/group_vars/all/thresholds.yml)). Each pair is a dict with
-        C(warning), C(critical), and optionally C(direction) (C(above) or C(below)) and C(source).
-      - Values must be non-negative, and critical must not be less severe than warning.
-    type: dict
-    default: {}
-"""
-
     READ_ONLY = r"""
 attributes:
   check_mode:

@@ -64,17 +64,6 @@ options:
     default: perf-runbook
 """
 
-    THRESHOLDS = r"""
-options:
-  thresholds:
-    description:
-      - Warning / critical pairs by name, overriding the runbook's defaults (the playbooks pass
-        C(perf_thresholds) from C(playbooks/group_vars/all/thresholds.yml)).
-      - Values must be finite and non-negative, and critical must not be less severe than warning.
-    type: dict
-    default: {}
-"""
-
     READ_ONLY = r"""
 attributes:
   check_mode:
